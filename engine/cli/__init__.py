@@ -1,0 +1,1 @@
+"""The ``lmsync`` command line: a thin layer, one library call per command."""
