@@ -1,0 +1,113 @@
+"""The groups the connector manages, seen from the snapshot: paths, scope and cascades.
+
+The scope is what a move may take a learner role away from: the synchronized group, its
+hierarchy subtree (only as deep as the configured levels, and only when a hierarchy is
+configured) and the rule groups. Groups outside it, and roles other than learner, are never
+touched. Hierarchy values are matched to existing group names exactly (case-sensitive).
+
+This module must never decide what a user wants (``desired.py``) nor emit actions
+(``planner.py``): it answers questions about the group tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Mapping
+
+from engine.config.models import Hris
+from engine.errors import PlanError
+from engine.hris.rows import PATH_SEPARATOR
+from engine.hris.snapshot import LmsGroup, Snapshot
+
+
+class GroupTree:
+    """Indexes over the synchronized group's tree, built once per plan."""
+
+    def __init__(self, snapshot: Snapshot, config: Hris) -> None:
+        self.root_id = config.group
+        groups = snapshot.groups_by_id
+        root = groups.get(config.group)
+        if root is None:
+            raise PlanError(
+                f"the synchronized group '{config.group}' is not in the LMS snapshot",
+                hint="check hris.group in the customer file (the group id shown in the group's URL)",
+            )
+        self.root_name = root.name
+        children: dict[str, list[LmsGroup]] = {}
+        for group in sorted(groups.values(), key=lambda g: g.id):
+            if group.parent_id is not None:
+                children.setdefault(group.parent_id, []).append(group)
+        self._children = children
+        # path (names below the root) → id, only as deep as the configured hierarchy.
+        self.by_path: dict[tuple[str, ...], str] = {}
+        self.path_of: dict[str, tuple[str, ...]] = {root.id: ()}
+        frontier: list[tuple[str, tuple[str, ...]]] = [(root.id, ())]
+        for _ in range(len(config.groups.hierarchy)):
+            deeper: list[tuple[str, tuple[str, ...]]] = []
+            for parent_id, parent_path in frontier:
+                for child in children.get(parent_id, ()):
+                    path = (*parent_path, child.name)
+                    if path in self.by_path:  # two siblings with one name: the first id wins
+                        continue
+                    self.by_path[path] = child.id
+                    self.path_of[child.id] = path
+                    deeper.append((child.id, path))
+            frontier = deeper
+        missing = [rule.group for rule in config.groups.rules if rule.group not in groups]
+        if missing:
+            raise PlanError(
+                f"group(s) {', '.join(sorted(set(missing)))} named in hris.groups.rules "
+                "do not exist in the LMS",
+                hint="fix the group ids in hris.groups.rules (or create the groups first)",
+            )
+        scope = {root.id, *self.path_of, *(rule.group for rule in config.groups.rules)}
+        self.scope: frozenset[str] = frozenset(scope)
+        self._groups = groups
+
+    def display(self, group_id: str | None, path: tuple[str, ...]) -> str:
+        """ "Acme › France › Paris" for the tree; the name chain for a rule group elsewhere."""
+        if group_id is None or group_id in self.path_of:
+            return PATH_SEPARATOR.join((self.root_name, *(path or self.path_of.get(group_id or "", ()))))
+        names: list[str] = []
+        seen: set[str] = set()
+        current = self._groups.get(group_id)
+        while current is not None and current.id not in seen:
+            seen.add(current.id)
+            names.append(current.name)
+            current = self._groups.get(current.parent_id) if current.parent_id else None
+        return PATH_SEPARATOR.join(reversed(names)) if names else group_id
+
+    def public_descendants(self, group_id: str) -> frozenset[str]:
+        """Groups a learner also leaves when removed from ``group_id``: its public subgroups,
+        and theirs, recursively."""
+        found: set[str] = set()
+        stack = [group_id]
+        while stack:
+            for child in self._children.get(stack.pop(), ()):
+                if child.public and child.id not in found:
+                    found.add(child.id)
+                    stack.append(child.id)
+        return frozenset(found)
+
+    def learner_index(self, learners: Mapping[str, frozenset[str]]) -> dict[str, tuple[str, ...]]:
+        """user id → scope groups (other than the root) where it is learner.
+
+        Combinations repeat (everyone in Paris has the same tuple), so tuples are shared:
+        at a million users that is the difference between one tuple per user and a few
+        hundred in all.
+        """
+        per_user: dict[str, tuple[str, ...]] = {}
+        for group_id in sorted(self.scope - {self.root_id}):
+            for user_id in learners.get(group_id, ()):
+                per_user[user_id] = (*per_user.get(user_id, ()), group_id)
+        shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+        return {user: shared.setdefault(groups, groups) for user, groups in per_user.items()}
+
+    def missing_prefixes(
+        self, path: tuple[str, ...], planned: Container[tuple[str, ...]]
+    ) -> list[tuple[str, ...]]:
+        """Prefixes of ``path`` (shortest first) that exist neither in the LMS nor in ``planned``."""
+        return [
+            path[:depth]
+            for depth in range(1, len(path) + 1)
+            if path[:depth] not in self.by_path and path[:depth] not in planned
+        ]

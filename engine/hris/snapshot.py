@@ -1,0 +1,145 @@
+"""The target's current state, as the planner needs it: frozen values, indexed once.
+
+A target adapter fills a ``Snapshot`` from the LMS API (users, the external ids of our
+platform, custom field definitions, the synchronized group with its descendants and the rule
+groups, and the learners of those groups); the planner only reads it. Keeping the snapshot a
+plain value is what lets the plan be computed without a server and compared byte for byte.
+
+This module must never talk to the LMS or read a clock: it describes, it does not fetch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+UserStatus = Literal["active", "invited", "deleted"]
+CustomFieldType = Literal["string", "date"]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomValue:
+    """One custom field value on a user (``customFields[]`` of the LMS API)."""
+
+    field_id: str
+    type: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class LmsUser:
+    """One LMS user (API v2 ``/users``). Empty profile fields are ``None`` or ``""``."""
+
+    id: str
+    mail: str
+    status: UserStatus = "active"
+    first_name: str | None = None
+    last_name: str | None = None
+    organization: str | None = None
+    job: str | None = None
+    lang: str | None = None
+    custom_fields: tuple[CustomValue, ...] = ()
+    managers: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        # The default repr would print an employee's e-mail and name into logs and tracebacks.
+        return f"LmsUser(id={self.id!r}, status={self.status!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalId:
+    """A link ``uniqueId`` → LMS user recorded under our platform name."""
+
+    user_id: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomFieldDefinition:
+    """A custom field definition of the platform (``{_id, name, type}``)."""
+
+    id: str
+    name: str
+    type: str = "string"
+
+
+@dataclass(frozen=True, slots=True)
+class LmsGroup:
+    """A group (``{_id, name, parentId, public}``)."""
+
+    id: str
+    name: str
+    parent_id: str | None = None
+    public: bool = False
+
+
+#: Profile attributes of ``LmsUser`` by LMS API field name.
+PROFILE_ATTRIBUTES: Mapping[str, str] = {
+    "mail": "mail",
+    "firstName": "first_name",
+    "lastName": "last_name",
+    "organization": "organization",
+    "job": "job",
+    "lang": "lang",
+}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the LMS holds now, for one synchronized group.
+
+    ``users``: every LMS user the adapter read (at least the managed ones and those whose
+    e-mail appears in the file, so adoption by e-mail can be decided); ``external_ids``: only
+    those of our platform; ``groups``: the synchronized group, its descendants and the rule
+    groups; ``learners``: group id → ids of users holding the *learner* role there (other
+    roles never matter to the connector); ``previous_custom_fields``: ids of definitions the
+    connector set values for in earlier runs (from the state store; empty when unknown) so a
+    definition renamed in the LMS can be told apart from one it never managed.
+    """
+
+    users: tuple[LmsUser, ...] = ()
+    external_ids: tuple[ExternalId, ...] = ()
+    custom_fields: tuple[CustomFieldDefinition, ...] = ()
+    groups: tuple[LmsGroup, ...] = ()
+    learners: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    previous_custom_fields: frozenset[str] = frozenset()
+
+    # Indexes, built once in __post_init__: the planner looks users up a million times.
+    by_id: Mapping[str, LmsUser] = field(init=False, repr=False, compare=False)
+    by_mail: Mapping[str, LmsUser] = field(init=False, repr=False, compare=False)
+    by_unique_id: Mapping[str, LmsUser] = field(init=False, repr=False, compare=False)
+    unique_id_of: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    groups_by_id: Mapping[str, LmsGroup] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_id = {user.id: user for user in self.users}
+        by_mail: dict[str, LmsUser] = {}
+        for user in self.users:
+            key = user.mail.strip().lower()
+            # A live account wins over a deleted one holding the same address.
+            held = by_mail.get(key)
+            if held is None or (held.status == "deleted" and user.status != "deleted"):
+                by_mail[key] = user
+        by_unique_id: dict[str, LmsUser] = {}
+        unique_id_of: dict[str, str] = {}
+        # Sorted so that a (corrupt) double link resolves the same way on every run.
+        for link in sorted(self.external_ids, key=lambda e: (e.value, e.user_id)):
+            linked = by_id.get(link.user_id)
+            if linked is None or link.value in by_unique_id or link.user_id in unique_id_of:
+                continue
+            by_unique_id[link.value] = linked
+            unique_id_of[link.user_id] = link.value
+        object.__setattr__(self, "by_id", by_id)
+        object.__setattr__(self, "by_mail", by_mail)
+        object.__setattr__(self, "by_unique_id", by_unique_id)
+        object.__setattr__(self, "unique_id_of", unique_id_of)
+        object.__setattr__(self, "groups_by_id", {group.id: group for group in self.groups})
+
+    def is_managed(self, user_id: str) -> bool:
+        """A user is managed iff it carries an external id of our platform."""
+        return user_id in self.unique_id_of
+
+    def managed_count(self) -> int:
+        """Managed users that still exist (the base of a percentage deletion guard)."""
+        return sum(1 for user in self.by_unique_id.values() if user.status != "deleted")
