@@ -1,0 +1,125 @@
+"""``lmsync runner``: run the scheduled syncs; ``lmsync runner resume CUSTOMER``: lift a quarantine.
+
+A thin shell: it opens the state store, builds the Runner with the system clock and the
+SMTP settings from the environment, and turns SIGTERM/SIGINT into a clean stop (no new work,
+the running jobs finish or journal, exit 0). It must never decide what runs: the Runner does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+from datetime import timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from engine.console import Reporter
+from engine.errors import ConfigError
+from engine.runner.clock import SystemClock
+from engine.runner.jobs import DEFAULT_JOB, load_job
+from engine.runner.notify import RecapMailer, SmtpSettings
+from engine.runner.runner import Runner, RunnerSettings
+from engine.state import DEFAULT_STATE_URL, StateStore
+
+
+def state_url_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state",
+        default=os.environ.get("LMSYNC_STATE_URL", DEFAULT_STATE_URL),
+        metavar="URL",
+        help="state store: sqlite:///path or postgresql://user@host/db "
+        "(default: $LMSYNC_STATE_URL, else %(default)s)",
+    )
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "runner",
+        help="run every customer's scheduled syncs (or: runner resume CUSTOMER)",
+        description="Load every customer file under --configs and run each customer's syncs at its "
+        "scheduled times. SIGTERM stops cleanly. `lmsync runner resume CUSTOMER` lifts a quarantine.",
+    )
+    parser.add_argument("--configs", type=Path, metavar="DIR", help="folder of customer files")
+    state_url_argument(parser)
+    parser.add_argument("--once", action="store_true", help="run what is due now, wait for it, exit")
+    parser.add_argument("--max-workers", type=int, default=2, metavar="N", help="customers run at once")
+    parser.add_argument(
+        "--environment", default="production", help="environment synced (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--poll-interval", type=float, default=15.0, metavar="SECONDS", help=argparse.SUPPRESS
+    )
+    parser.add_argument("--lock-ttl", type=float, default=60.0, metavar="SECONDS", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--job",
+        default=os.environ.get("LMSYNC_RUNNER_JOB", DEFAULT_JOB),
+        metavar="MODULE:FUNCTION",
+        help=argparse.SUPPRESS,
+    )
+    parser.set_defaults(handler=run)
+    actions = parser.add_subparsers(dest="runner_action", metavar="ACTION")
+    resume = actions.add_parser("resume", help="lift a customer's quarantine and run it at the next tick")
+    resume.add_argument("customer", metavar="CUSTOMER")
+    state_url_argument(resume)
+    resume.set_defaults(handler=run_resume)
+
+
+def run(args: argparse.Namespace, reporter: Reporter) -> int:
+    if args.configs is None:
+        raise ConfigError(
+            "--configs is required", hint="lmsync runner --configs /srv/lmsync/current/customers"
+        )
+    if args.max_workers < 1:
+        raise ConfigError("--max-workers must be at least 1")
+    job = load_job(args.job)
+    settings = SmtpSettings.from_environ(os.environ)
+    store = StateStore.open(args.state)
+    runner = Runner(
+        args.configs,
+        store,
+        job,
+        SystemClock(),
+        settings=RunnerSettings(
+            environment=args.environment,
+            max_workers=args.max_workers,
+            lock_ttl=timedelta(seconds=args.lock_ttl),
+        ),
+        mailer=RecapMailer(settings) if settings is not None else None,
+        reporter=reporter,
+    )
+    if settings is None:
+        reporter.info("LMSYNC_SMTP_URL is not set: recap e-mails are not sent")
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        reporter.info(f"{signal.Signals(signum).name}: finishing the running jobs, taking no new work")
+        runner.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        if args.once:
+            started = runner.run_once()
+            runner.close()
+            reporter.info(f"ran: {', '.join(started) if started else 'nothing was due'}")
+        else:
+            reporter.info(f"runner {runner.owner} started on {args.configs}")
+            runner.run_forever(poll_interval=args.poll_interval)
+            reporter.info("runner stopped")
+    finally:
+        store.close()
+    return 0
+
+
+def run_resume(args: argparse.Namespace, reporter: Reporter) -> int:
+    store = StateStore.open(args.state)
+    try:
+        was = store.resume(args.customer, run_at=SystemClock().now())
+    finally:
+        store.close()
+    if was:
+        reporter.info(f"{args.customer}: quarantine lifted; the runner runs it at its next tick")
+    else:
+        reporter.info(f"{args.customer}: was not quarantined; a run is requested at the next tick")
+    return 0

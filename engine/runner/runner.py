@@ -1,0 +1,305 @@
+"""The runner: performs every customer's scheduled syncs, one at a time per customer.
+
+Each tick it refreshes the customer files, decides who is due (an interrupted run to finish
+first, a schedule slot passed, a retry whose backoff elapsed), takes the customer's lease
+lock in the store and hands the job to a bounded pool of workers. The lock, not this
+process, is what keeps two runs of one customer apart: two runner processes on one
+PostgreSQL state re-check the customer's status once they hold the lock, so a slot is run
+once. A failed run is retried with backoff and, after repeated failures, the customer is
+quarantined until an SA resumes it.
+
+The runner knows nothing about syncing: it calls an injected job. It never prints (it
+reports through a Reporter) and never reads the time except through its Clock.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import cast
+
+from engine.config.models import CustomerConfig
+from engine.console import Reporter, SilentReporter
+from engine.errors import LmsyncError
+from engine.runner.catalog import ConfigCatalog, LoadedConfig
+from engine.runner.clock import Clock
+from engine.runner.context import Job, RunContext, RunOutcome
+from engine.runner.lease import LeaseKeeper
+from engine.runner.notify import RecapMailer, compose_recap
+from engine.runner.policy import Reason, RetryPolicy, due_reason
+from engine.runner.schedule import latest_fire_at_or_before
+from engine.state import RunRecord, StateStore
+
+HRIS_KIND = "hris"
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """How the runner paces itself."""
+
+    environment: str = "production"
+    max_workers: int = 2
+    lock_ttl: timedelta = timedelta(seconds=60)
+    #: Seconds between lease renewals; a third of the TTL leaves room for two missed beats.
+    heartbeat_interval: float | None = None
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+def lock_name(customer: str) -> str:
+    return f"customer:{customer}"
+
+
+class Runner:
+    """Runs due jobs for the customer files under ``configs_dir``."""
+
+    def __init__(
+        self,
+        configs_dir: Path,
+        store: StateStore,
+        job: Job,
+        clock: Clock,
+        *,
+        settings: RunnerSettings | None = None,
+        mailer: RecapMailer | None = None,
+        reporter: Reporter | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.settings = settings or RunnerSettings()
+        if self.settings.max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        self._store, self._job, self._clock, self._mailer = store, job, clock, mailer
+        # cast: SilentReporter.progress is a context manager, which the Protocol spells as an
+        # Iterator; the two agree at run time.
+        self._reporter: Reporter = reporter if reporter is not None else cast(Reporter, SilentReporter())
+        self._catalog = ConfigCatalog(configs_dir, self._reporter)
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.settings.max_workers, thread_name_prefix="lmsync-run"
+        )
+        self._guard = threading.Lock()
+        self._in_flight: dict[str, RunContext | None] = {}
+        self._futures: set[Future[None]] = set()
+        self._stopping = threading.Event()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop taking work and ask running jobs to journal and return (SIGTERM)."""
+        self._stopping.set()
+        with self._guard:
+            contexts = [ctx for ctx in self._in_flight.values() if ctx is not None]
+        for ctx in contexts:
+            ctx.request_stop()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def run_forever(self, *, poll_interval: float = 15.0) -> None:
+        """Tick until ``stop()``; then let running jobs finish (or journal) and return."""
+        while not self._stopping.is_set():
+            try:
+                self.tick()
+            except LmsyncError as exc:
+                # The store may be briefly unreachable: say so and try again next tick.
+                self._reporter.warn(f"runner tick failed: {exc}")
+            self._stopping.wait(poll_interval)
+        self.wait_idle()
+        self.close()
+
+    def run_once(self) -> list[str]:
+        """One tick, then wait for the jobs it started; returns the customers run."""
+        started = self.tick()
+        self.wait_idle()
+        return started
+
+    def wait_idle(self, timeout: float | None = None) -> None:
+        with self._guard:
+            futures = set(self._futures)
+        wait(futures, timeout=timeout)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    # --- deciding ------------------------------------------------------------------------------
+
+    def tick(self) -> list[str]:
+        """Start the jobs that are due now (as many as free workers allow)."""
+        if self._stopping.is_set():
+            return []
+        configs = self._catalog.refresh()
+        started: list[str] = []
+        for slug, loaded in sorted(configs.items()):
+            if self._stopping.is_set():
+                break
+            with self._guard:
+                if slug in self._in_flight:
+                    continue
+                if len(self._in_flight) >= self.settings.max_workers:
+                    break
+            if self._try_start(slug, loaded):
+                started.append(slug)
+        return started
+
+    def _decide(self, slug: str, loaded: LoadedConfig) -> tuple[Reason | None, RunRecord | None]:
+        hris = loaded.config.hris
+        assert hris is not None  # callers check
+        now = self._clock.now()
+        slot = latest_fire_at_or_before(hris.schedule, now)
+        status = self._store.customer_status(slug)
+        unfinished = self._store.unfinished_runs(slug)
+        if status.last_slot is None and not unfinished:
+            # First sight of this customer: start counting slots from now on.
+            self._store.record_slot(slug, slot)
+            return None, None
+        reason = due_reason(status, latest_slot=slot, now=now, has_unfinished=bool(unfinished))
+        return reason, (unfinished[0] if unfinished else None)
+
+    def _try_start(self, slug: str, loaded: LoadedConfig) -> bool:
+        config = loaded.config
+        if config.hris is None or self.settings.environment not in config.environments:
+            return False
+        reason, _ = self._decide(slug, loaded)
+        if reason is None:
+            return False
+        now = self._clock.now()
+        if not self._store.acquire_lock(lock_name(slug), self.owner, ttl=self.settings.lock_ttl, now=now):
+            return False
+        try:
+            # Holding the lock, look again: another runner may have just run this slot.
+            reason, unfinished = self._decide(slug, loaded)
+            if reason is None:
+                self._store.release_lock(lock_name(slug), self.owner)
+                return False
+            with self._guard:
+                self._in_flight[slug] = None
+                future = self._pool.submit(self._execute, loaded, reason, unfinished)
+                self._futures.add(future)
+            future.add_done_callback(self._forget(slug))
+            return True
+        except BaseException:
+            self._store.release_lock(lock_name(slug), self.owner)
+            raise
+
+    def _forget(self, slug: str) -> Callable[[Future[None]], None]:
+        def done(future: Future[None]) -> None:
+            with self._guard:
+                self._in_flight.pop(slug, None)
+                self._futures.discard(future)
+            if (exc := future.exception()) is not None:
+                self._reporter.warn(f"{slug}: the runner failed around a run: {exc}")
+
+        return done
+
+    # --- running -------------------------------------------------------------------------------
+
+    def _execute(self, loaded: LoadedConfig, reason: Reason, unfinished: RunRecord | None) -> None:
+        config, slug, env = loaded.config, loaded.config.customer, self.settings.environment
+        assert config.hris is not None
+        ttl = self.settings.lock_ttl
+        interval = self.settings.heartbeat_interval or max(ttl.total_seconds() / 3, 0.05)
+        try:
+            now = self._clock.now()
+            if reason is not Reason.RESUME:
+                # This run covers every slot up to now; finishing an old run does not, so a
+                # slot that passed meanwhile still runs next.
+                self._store.record_slot(slug, latest_fire_at_or_before(config.hris.schedule, now))
+            if unfinished is not None:
+                run_id = unfinished.id
+                self._store.reopen_run(run_id)
+                self._reporter.info(f"{slug}: completing interrupted run {run_id}")
+            else:
+                run_id = self._store.start_run(slug, env, HRIS_KIND, now=now)
+                self._reporter.info(f"{slug}: run {run_id} started ({reason.value})")
+            ctx = RunContext(
+                run_id=run_id,
+                customer=slug,
+                environment=env,
+                kind=HRIS_KIND,
+                store=self._store,
+                clock=self._clock,
+                reporter=self._reporter,
+                resumed=unfinished,
+            )
+            with self._guard:
+                self._in_flight[slug] = ctx
+            if self._stopping.is_set():
+                ctx.request_stop()
+            keeper = LeaseKeeper(
+                self._store,
+                lock_name(slug),
+                self.owner,
+                ttl=ttl,
+                clock=self._clock,
+                interval=interval,
+                on_lost=ctx.stop_event,
+            )
+            with keeper:
+                outcome = self._call_job(config, env, ctx)
+            if keeper.lost:
+                # Another runner took the customer over: the run is its to finish now.
+                self._reporter.warn(f"{slug}: lost the lock during run {run_id}; left to its new holder")
+                return
+            self._record(loaded, run_id, outcome)
+        finally:
+            self._store.release_lock(lock_name(slug), self.owner)
+
+    def _call_job(self, config: CustomerConfig, env: str, ctx: RunContext) -> RunOutcome:
+        try:
+            return self._job(config, env, ctx)
+        except LmsyncError as exc:
+            return RunOutcome(status="failed", error=str(exc))
+        except Exception as exc:
+            # The text of an unexpected error may hold personal data: keep only its type.
+            return RunOutcome(status="failed", error=f"unexpected {type(exc).__name__} in the sync job")
+
+    def _record(self, loaded: LoadedConfig, run_id: str, outcome: RunOutcome) -> None:
+        store, slug, now = self._store, loaded.config.customer, self._clock.now()
+        if outcome.file_name and outcome.file_sha256:
+            store.set_run_file(run_id, file_name=outcome.file_name, file_sha256=outcome.file_sha256)
+        if outcome.report:
+            store.save_report(run_id, outcome.report)
+        store.finish_run(run_id, outcome.status, counts=outcome.counts, error=outcome.error, now=now)
+        quarantined: str | None = None
+        if outcome.status == "failed":
+            policy = self.settings.policy
+            failures = store.customer_status(slug).consecutive_failures + 1
+            if policy.should_quarantine(failures):
+                quarantined = f"{failures} consecutive failed runs; last: {outcome.error or 'unknown error'}"
+                store.record_failure(slug, error=outcome.error or "failed", next_retry_at=None, now=now)
+                store.quarantine(slug, reason=quarantined, now=now)
+                self._reporter.warn(f"{slug}: quarantined after {failures} consecutive failures")
+            else:
+                retry = policy.next_retry(failures, now)
+                store.record_failure(slug, error=outcome.error or "failed", next_retry_at=retry, now=now)
+                self._reporter.warn(f"{slug}: run {run_id} failed; retry at {retry:%Y-%m-%d %H:%M} UTC")
+        elif outcome.status in ("succeeded", "skipped"):
+            store.record_success(slug, now=now)
+            self._reporter.info(f"{slug}: run {run_id} {outcome.status}")
+        if outcome.status in ("succeeded", "failed"):
+            self._notify(loaded, store.get_run(run_id), outcome, quarantined)
+
+    def _notify(
+        self, loaded: LoadedConfig, run: RunRecord, outcome: RunOutcome, quarantined: str | None
+    ) -> None:
+        hris = loaded.config.hris
+        if self._mailer is None or hris is None or not hris.notify:
+            return
+        recap = compose_recap(
+            run, list(outcome.report), problems=outcome.problems, quarantined_reason=quarantined
+        )
+        try:
+            self._mailer.send(hris.notify, recap)
+        except LmsyncError as exc:
+            self._reporter.warn(f"{run.customer}: {exc}")
+
+    def statuses(self) -> Mapping[str, LoadedConfig]:
+        """The customer files currently served (for the CLI's status output)."""
+        return self._catalog.refresh()
