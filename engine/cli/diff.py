@@ -1,0 +1,146 @@
+"""``lmsync diff --base REF``: the pull-request review of changed customer files.
+
+A thin shell over ``engine.review``: it finds the repository, reads the pull request's
+deletion allowance from the GitHub event (``GITHUB_EVENT_PATH``), builds the review with the
+planner it is given, renders it (Markdown under GitHub Actions, text elsewhere, or JSON),
+writes it and, with ``--post``, edits the pull request's sticky comment in place.
+
+Exit codes: 0 the review is ready, 1 a changed file is invalid or a deletion guard would
+stop a sync (the comment is still written and posted first), 2 usage. It must never print a
+secret or personal data: everything it shows comes masked from ``engine.review.render``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from connectors.github.comments import PullRequestComments, token_from_env
+from engine.console import Reporter
+from engine.errors import ConfigError
+from engine.review.effect import Allowance, Planner, allowance_from_event, read_event
+from engine.review.git import repository_root
+from engine.review.planners import file_planner
+from engine.review.render import render_markdown, render_text, review_to_json
+from engine.review.report import Review, build_review
+
+FORMATS = ("markdown", "text", "json")
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "diff",
+        help="review changed customer files between two git revisions (the PR comment)",
+        description="Say what changed in each customer file between two revisions, in the product's "
+        "words, and what the change does to the data (the head plan beside the base plan on the "
+        "same input). Personal data stays masked.",
+    )
+    parser.add_argument("--base", required=True, help="base revision (e.g. origin/main)")
+    parser.add_argument("--head", default="HEAD", help="head revision (default: HEAD)")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        default=["customers"],
+        metavar="PATH",
+        help="folders or files (default: customers)",
+    )
+    parser.add_argument("--input", type=Path, help="HRIS file (or plan JSON) both revisions are planned on")
+    parser.add_argument("--env", default="test", help="environment the data effect is planned against")
+    parser.add_argument("--format", choices=FORMATS, help="default: markdown under GitHub Actions, else text")
+    parser.add_argument("--output", type=Path, help="write the review here instead of stdout")
+    parser.add_argument(
+        "--post",
+        action="store_true",
+        help="create or update the pull request's review comment (needs GITHUB_TOKEN, GITHUB_REPOSITORY "
+        "and GITHUB_EVENT_PATH, as set in GitHub Actions)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def _pathspecs(repo: Path, paths: list[str]) -> list[str]:
+    """PATH arguments (relative to the current folder) as paths inside the repository."""
+    specs = []
+    for raw in paths:
+        path = Path(raw).absolute()
+        try:
+            specs.append(path.relative_to(repo.resolve()).as_posix() if path != repo else ".")
+        except ValueError as exc:
+            raise ConfigError(f"{raw} is outside the repository {repo}") from exc
+    return specs
+
+
+def _event() -> dict[str, Any]:
+    path = os.environ.get("GITHUB_EVENT_PATH")
+    if not path or not Path(path).is_file():
+        return {}
+    return dict(read_event(Path(path)))
+
+
+def choose_planner(args: argparse.Namespace) -> Planner | None:
+    """The planner of the data effect: the ``--input`` file against an empty test instance.
+
+    This is the seam where the planner reading the customer's latest source file and the
+    test instance's real state is plugged in.
+    """
+    return file_planner() if args.input is not None else None
+
+
+def post(markdown: str, event: dict[str, Any], reporter: Reporter) -> None:
+    repository = os.environ.get("GITHUB_REPOSITORY", "")
+    number = (event.get("pull_request") or {}).get("number") or event.get("number")
+    if not repository or not number:
+        raise ConfigError(
+            "--post needs a pull request: GITHUB_REPOSITORY and a pull_request event in GITHUB_EVENT_PATH",
+            hint="run it from a workflow triggered by pull_request",
+        )
+    comments = PullRequestComments(
+        repository,
+        int(number),
+        token_from_env(),
+        api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+    )
+    outcome, comment = comments.upsert(markdown)
+    reporter.info(f"review comment {outcome}: {comment.url or comment.id}")
+
+
+def run(args: argparse.Namespace, reporter: Reporter) -> int:
+    repo = repository_root(Path.cwd())
+    event = _event()
+    allowance: Allowance | None = allowance_from_event(event)
+    review: Review = build_review(
+        repo,
+        args.base,
+        args.head,
+        _pathspecs(repo, args.paths),
+        planner=choose_planner(args),
+        env=args.env,
+        input=args.input,
+        allowance=allowance,
+    )
+    output = args.format or ("markdown" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+    if output == "json":
+        text = json.dumps(review_to_json(review), indent=2, ensure_ascii=False) + "\n"
+    elif output == "markdown":
+        # The artifact keeps every user; only the posted comment is cut to GitHub's limit.
+        text = (
+            render_markdown(review, limit=sys.maxsize, max_rows=None)
+            if args.output
+            else render_markdown(review)
+        )
+    else:
+        text = render_text(review)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    if args.post:
+        post(render_markdown(review), event, reporter)
+    reporter.info(f"{len(review.customers)} customer file(s) reviewed")
+    if review.blocked:
+        reporter.warn("not ready to merge: a changed file is invalid or a deletion guard would stop a sync")
+        return 1
+    return 0

@@ -1,0 +1,92 @@
+"""Planners the review can use until the test-instance planner is wired in.
+
+``lmsync diff`` plans the head and base configurations through a ``Planner`` callable (see
+``effect.py``). The one here needs no network: it plans an HRIS file given with ``--input``
+against a snapshot supplied by the caller (an empty test instance by default, where every
+active row is a creation), or returns a plan JSON file as it is. The planner that reads the
+customer's latest source file and the test instance's real state is injected by the caller.
+
+This module must never talk to a target or a source: everything it plans is given to it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from engine.config.models import CustomerConfig, Hris
+from engine.errors import PlanError
+from engine.hris import (
+    DeletionGuardTrippedError,
+    LmsGroup,
+    Snapshot,
+    build_desired,
+    plan_sync,
+    plan_to_json,
+    read_rows,
+)
+from engine.review.effect import Planner
+
+#: What a customer without an HRIS sync plans: nothing.
+EMPTY_PLAN: Mapping[str, Any] = {
+    "version": 1,
+    "summary": {},
+    "changes": [],
+    "problems": [],
+    "guard": {"deletions": 0, "allowed": 0, "tripped": False},
+}
+
+
+def _plan_json_file(path: Path) -> Mapping[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PlanError(f"{path}: not a readable plan JSON file: {exc}") from exc
+    if not isinstance(data, dict) or data.get("version") != 1 or "summary" not in data:
+        raise PlanError(
+            f"{path}: not a plan JSON (version 1 with a summary)",
+            hint="produce it with `lmsync plan --format json`, or give the HRIS file itself",
+        )
+    return data
+
+
+def empty_instance(hris: Hris) -> Snapshot:
+    """A test instance holding only the groups the configuration names, and no user."""
+    names = {rule.group: f"rule group {rule.group}" for rule in hris.groups.rules}
+    names[hris.group] = "synchronized group"
+    return Snapshot(groups=tuple(LmsGroup(gid, name) for gid, name in names.items()))
+
+
+def file_planner(snapshot: Snapshot | None = None) -> Planner:
+    """A planner of the ``--input`` file against ``snapshot`` (default: ``empty_instance``).
+
+    A ``.json`` input is taken as an already computed plan and returned as is, so the same
+    plan stands for both revisions (the review then shows the head plan, not a difference).
+    """
+
+    def plan(config: CustomerConfig, env: str, input: Path | None) -> Mapping[str, Any]:
+        if config.hris is None:
+            return EMPTY_PLAN
+        if input is None:
+            raise PlanError(
+                "no data to plan on",
+                hint="give an HRIS file with --input, or wire the test-instance planner",
+            )
+        if input.suffix == ".json":
+            return _plan_json_file(input)
+        try:
+            data = input.read_bytes()
+        except OSError as exc:
+            raise PlanError(f"cannot read the input file {input}: {exc.strerror}") from exc
+        hris_file = read_rows(data, file_name=input.name, naming=config.hris.file)
+        desired = build_desired(hris_file, config.hris)
+        try:
+            current = snapshot if snapshot is not None else empty_instance(config.hris)
+            planned = plan_sync(desired, current, config.hris)
+        except DeletionGuardTrippedError as exc:  # a dry run still shows what the guard stopped
+            planned = exc.plan
+        return plan_to_json(planned, show_personal_data=config.review.show_personal_data)
+
+    return plan
