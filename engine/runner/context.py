@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
 from engine.config.models import CustomerConfig
@@ -56,6 +57,9 @@ class RunContext:
     #: The interrupted run this run completes (same id as ``run_id``), or None for a new run.
     resumed: RunRecord | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
+    #: The customer file the configuration came from: relative paths and ``file:`` secrets in
+    #: it start at its folder. None when the configuration was not read from a file.
+    config_path: Path | None = None
 
     @property
     def resuming(self) -> bool:

@@ -227,6 +227,7 @@ class Runner:
                 clock=self._clock,
                 reporter=self._reporter,
                 resumed=unfinished,
+                config_path=loaded.path,
             )
             with self._guard:
                 self._in_flight[slug] = ctx
