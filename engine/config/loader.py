@@ -5,7 +5,8 @@ pull-request review (``load_config_text`` on a file read from a revision) and th
 (``load_config``). A file passes four layers -- safe YAML loading, the JSON Schema, the
 semantic checks, the pydantic models -- and their findings are merged so each mistake is
 reported once, by the layer that says it most clearly: the models only speak about what the
-first three did not already point at.
+first three did not already point at. A file the models accept then gets the offline checks
+of its ``cornerstone.sso`` section (certificates, IdP metadata; no network).
 
 This module must never resolve a secret, and never let a secret's value reach a message:
 as a last guard, any inline value of a secret-named key is masked in every diagnostic.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -33,6 +34,7 @@ from engine.config.document import MAX_FILE_BYTES, LoadedDocument, decode, load_
 from engine.config.models import LMS_LANGUAGES, SECRET_REF_PATTERN, CustomerConfig
 from engine.config.semantics import document_findings
 from engine.config.structural import structural_diagnostics
+from engine.cornerstone.sso_check import DATED_CODES, check_sso
 
 #: Keys whose values are credentials: never echoed, even by accident.
 SECRET_KEYS = frozenset(
@@ -126,15 +128,29 @@ def _masked(diagnostics: list[Diagnostic], data: Any) -> list[Diagnostic]:
     return masked
 
 
-def check_bytes(raw: bytes, name: str) -> CheckedFile:
-    """Check one customer file's content; ``name`` (e.g. customers/acme.yaml) names the slug."""
+def _sso_diagnostics(config: CustomerConfig, document: LoadedDocument, *, dated: bool) -> list[Diagnostic]:
+    """The offline checks of ``cornerstone.sso`` (certificates, metadata), at the offending key."""
+    return [
+        replace(document.diagnostic(f.path, f.message, code=f.code, at_key=True), severity=f.severity)
+        for f in check_sso(config)
+        if dated or f.code not in DATED_CODES
+    ]
+
+
+def check_bytes(raw: bytes, name: str, *, dated_checks: bool = True) -> CheckedFile:
+    """Check one customer file's content; ``name`` (e.g. customers/acme.yaml) names the slug.
+
+    ``dated_checks=False`` leaves out what depends on today's date (an SSO certificate
+    expired or expiring): a file loaded for a run must not stop working because the calendar
+    moved -- ``lmsync validate`` in CI and the login itself judge the certificate.
+    """
     text, found = decode(raw, name)
     if text is None:
         return CheckedFile(name, None, found)
-    return check_text(text, name)
+    return check_text(text, name, dated_checks=dated_checks)
 
 
-def check_text(text: str, name: str) -> CheckedFile:
+def check_text(text: str, name: str, *, dated_checks: bool = True) -> CheckedFile:
     """Like ``check_bytes`` for text already decoded (e.g. read from a git revision)."""
     if len(text) > MAX_FILE_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         return CheckedFile(name, None, decode(text.encode("utf-8", "surrogatepass"), name)[1])
@@ -155,6 +171,8 @@ def check_text(text: str, name: str) -> CheckedFile:
         config = CustomerConfig.model_validate(document.data)
     except ValidationError as error:
         found += list(_model_diagnostics(error, document, found))
+    if config is not None:
+        found += _sso_diagnostics(config, document, dated=dated_checks)
     found = finalize(_masked(found, document.data))
     if has_errors(found):
         config = None
@@ -180,7 +198,7 @@ def customer_files(paths: Sequence[Path]) -> tuple[list[Path], list[Diagnostic]]
     return files, problems
 
 
-def check_file(path: Path) -> CheckedFile:
+def check_file(path: Path, *, dated_checks: bool = True) -> CheckedFile:
     name = str(path)
     try:
         raw = path.read_bytes()
@@ -188,7 +206,7 @@ def check_file(path: Path) -> CheckedFile:
         reason = exc.strerror or type(exc).__name__
         return CheckedFile(name, None, [Diagnostic(name, 1, 1, "", f"cannot read the file: {reason}",
                                                    code="io-error")])
-    return check_bytes(raw, name)
+    return check_bytes(raw, name, dated_checks=dated_checks)
 
 
 def validate_paths(paths: list[Path]) -> list[Diagnostic]:
@@ -201,8 +219,9 @@ def validate_paths(paths: list[Path]) -> list[Diagnostic]:
 
 def load_config(path: Path) -> CustomerConfig:
     """The configuration in ``path``; raises ``InvalidConfigError`` (a ConfigError) listing every
-    diagnostic when the file is unreadable or invalid."""
-    checked = check_file(path)
+    diagnostic when the file is unreadable or invalid. Date-dependent checks are left to
+    ``lmsync validate`` (see ``check_bytes``)."""
+    checked = check_file(path, dated_checks=False)
     if checked.config is None:
         raise InvalidConfigError(checked.name, checked.diagnostics)
     return checked.config
@@ -210,7 +229,7 @@ def load_config(path: Path) -> CustomerConfig:
 
 def load_config_text(text: str, name: str) -> CustomerConfig:
     """The configuration in ``text`` (e.g. a file at a git revision); ``name`` is its path."""
-    checked = check_text(text, name)
+    checked = check_text(text, name, dated_checks=False)
     if checked.config is None:
         raise InvalidConfigError(checked.name, checked.diagnostics)
     return checked.config

@@ -22,6 +22,10 @@ from engine.cornerstone.saml_xml import UnsafeXml, certificate_expiry, parse_idp
 #: A certificate expiring sooner than this is flagged.
 EXPIRY_WARNING = timedelta(days=30)
 
+#: Findings that depend on today's date: a file loaded for a run skips them (the calendar
+#: moving must not stop a customer's syncs); ``lmsync validate`` and the login judge them.
+DATED_CODES: frozenset[str] = frozenset({"sso-certificate-expired", "sso-certificate-expiring"})
+
 METHOD = ("cornerstone", "sso", "method")
 
 
@@ -112,9 +116,10 @@ def _saml_findings(method: SamlSso, now: datetime) -> list[SsoFinding]:
     elif method.metadata_url is not None:
         found.append(
             SsoFinding(
-                METHOD,
-                "the certificate comes from metadata_url and cannot be checked offline: also "
-                "set 'certificate' to pin it",
+                (*METHOD, "metadata_url"),
+                "metadata_url is not fetched by lmsync validate (it runs without network), so "
+                "the IdP's signing certificate is not checked here: also set 'certificate' to pin "
+                "it and have its expiry checked",
                 "sso-unpinned-certificate",
                 "warning",
             )

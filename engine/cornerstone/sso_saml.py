@@ -25,6 +25,7 @@ from engine.cornerstone.replay import ReplayCache
 from engine.cornerstone.saml_xml import (
     NS,
     UnsafeXml,
+    certificate_expiry,
     decode_saml_response,
     parse_idp_metadata,
     parse_xml_safely,
@@ -59,6 +60,28 @@ def _time(value: str | None, what: str) -> datetime | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise SsoRefused("malformed", f"the SAML {what} is not an ISO 8601 time") from exc
+
+
+def _unexpired(certificates: list[str], now: datetime) -> list[str]:
+    """The trusted certificates still valid at ``now``: an expired IdP key signs nothing.
+
+    Loading a customer file for a run skips the expiry check (``lmsync validate`` does it),
+    so the login is where an expired certificate is finally refused.
+    """
+    usable: list[str] = []
+    for pem in certificates:
+        try:
+            if certificate_expiry(pem) > now:
+                usable.append(pem)
+        except ValueError:
+            continue  # unreadable: validate reports it; it can verify nothing here
+    if not usable:
+        raise SsoRefused(
+            "certificate_expired",
+            "the configured IdP signing certificate has expired (or is unreadable): configure the "
+            "IdP's current certificate in cornerstone.sso.method",
+        )
+    return usable
 
 
 def _signed_element(root: etree._Element, certificates: list[str]) -> etree._Element:
@@ -112,7 +135,7 @@ def verify_saml_response(
         raise SsoRefused(
             "no_certificate", "no IdP certificate is configured: set cornerstone.sso.method.certificate"
         )
-    signed = _signed_element(root, trusted)
+    signed = _signed_element(root, _unexpired(trusted, now))
     if signed.tag == f"{{{NS['samlp']}}}Response":
         status = signed.find("samlp:Status/samlp:StatusCode", NS)
         if status is None or status.get("Value") != SUCCESS:
