@@ -28,6 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "diff",
     "cornerstone",
     "sso",
+    "plan",
+    "apply",
 )
 
 

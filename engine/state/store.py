@@ -302,10 +302,13 @@ class StateStore:
                     hint="journal an action with journal_pending before applying it",
                 )
 
-    def journal(self, run_id: str) -> list[JournalEntry]:
+    def journal(self, run_id: str, *, key: str | None = None) -> list[JournalEntry]:
+        """The run's journal in order; ``key`` reads that one entry only (a cheap lookup)."""
         query = (
             select(t.journal).where(t.journal.c.run_id == run_id).order_by(t.journal.c.seq, t.journal.c.key)
         )
+        if key is not None:
+            query = query.where(t.journal.c.key == key)
         with self._tx("reading the journal") as conn:
             return [
                 JournalEntry(
