@@ -1,0 +1,85 @@
+"""The HRIS sync as the runner's job: ``run(config, environment, context) -> RunOutcome``.
+
+The runner imports this function by name (``engine.runner.jobs.DEFAULT_JOB``) and calls it
+under the customer's lock with a run id to journal under. When the runner completes an
+interrupted run, ``context.resumed`` is set and the run id is the old one: the files the
+run had finished are found in the ledger under that id and not applied again, and the file
+it was applying is applied again under the same journal keys, so the actions already done
+are skipped. This module translates between the runner's vocabulary and the pipeline's; it
+holds no sync logic of its own and never prints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.config.models import CustomerConfig
+from engine.runner.context import RunContext, RunOutcome
+from engine.runner.runner import HRIS_KIND
+from engine.sync.outcome import SyncOutcome, summary_lines
+from engine.sync.pipeline import sync_files
+
+
+def error_text(outcome: SyncOutcome, *, customer: str, environment: str, run_id: str) -> str | None:
+    """The run's error as the history and the recap show it, with the way out."""
+    if outcome.error is not None:
+        text = str(outcome.error)
+        if outcome.guard_tripped:
+            text += (
+                f"; after checking the plan, allow it with `lmsync run-now {customer} --env "
+                f"{environment} --allow-deletions N`"
+            )
+        elif outcome.waiting:
+            text += f"; waiting for the next run: {', '.join(outcome.waiting)}"
+        return text
+    failed = outcome.counts.get("failed", 0)
+    if outcome.status == "failed" and failed:
+        return f"{failed} action(s) failed; see `lmsync runs show {run_id}`"
+    return None
+
+
+def to_run_outcome(outcome: SyncOutcome, *, customer: str, environment: str, run_id: str) -> RunOutcome:
+    last = outcome.last_applied
+    return RunOutcome(
+        status=outcome.status,
+        counts=dict(outcome.counts),
+        error=error_text(outcome, customer=customer, environment=environment, run_id=run_id),
+        report=list(outcome.report),
+        problems=list(outcome.problems),
+        file_name=outcome.file_names(),
+        file_sha256=last.sha256 if last is not None else None,
+    )
+
+
+def run(config: CustomerConfig, environment: str, context: RunContext) -> RunOutcome:
+    """Sync ``config``'s pending files into ``environment`` as ``context.run_id``."""
+    resumed = context.resumed
+    if resumed is not None and (resumed.environment != environment or resumed.kind != HRIS_KIND):
+        # Its journal keys belong to another target: replaying them here would skip actions
+        # this environment never received. The other environment's next sync reconciles it.
+        return RunOutcome(
+            status="skipped",
+            error=f"run {resumed.id} was a {resumed.kind} run of environment {resumed.environment}; "
+            f"this runner syncs {environment}, so it is closed without being completed",
+        )
+    base_dir = context.config_path.parent if context.config_path is not None else Path.cwd()
+
+    def on_file(name: str, sha256: str) -> None:
+        context.store.set_run_file(context.run_id, file_name=name, file_sha256=sha256)
+
+    if resumed is not None:
+        context.reporter.info(f"{config.customer}: completing run {context.run_id} from its journal")
+    outcome = sync_files(
+        config,
+        environment,
+        store=context.store,
+        run_id=context.run_id,
+        base_dir=base_dir,
+        reporter=context.reporter,
+        now=context.now,
+        stop_event=context.stop_event,
+        on_file=on_file,
+    )
+    for line in summary_lines(outcome):
+        context.reporter.info(f"{config.customer}: {line}")
+    return to_run_outcome(outcome, customer=config.customer, environment=environment, run_id=context.run_id)
