@@ -20,10 +20,13 @@ from engine.errors import LmsyncError
 
 #: Command modules, in the order ``lmsync --help`` lists them. Add yours here.
 COMMAND_MODULES: tuple[str, ...] = (
+    "demo",
     "sandbox",
     "validate",
     "schema",
+    "sync",
     "runner",
+    "run_now",
     "runs",
     "diff",
     "cornerstone",
