@@ -15,6 +15,7 @@ handlers never log the e-mail or the token.
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -69,13 +70,14 @@ def _sso_method(config: CustomerConfig) -> JwtSso | SamlSso:
 
 
 # One lock per directory object: two simultaneous first logins of one person create one user.
-_provision_locks: dict[int, threading.Lock] = {}
+# Weak keys: a directory that is gone takes its lock along (an id() could be reused).
+_provision_locks: weakref.WeakKeyDictionary[SsoDirectory, threading.Lock] = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
 
 
 def _provision(identity: SsoIdentity, directory: SsoDirectory, group: str) -> LoginResult:
     with _locks_guard:
-        lock = _provision_locks.setdefault(id(directory), threading.Lock())
+        lock = _provision_locks.setdefault(directory, threading.Lock())
     with lock:
         user_id = directory.find_user_by_email(identity.email)
         if user_id is not None:

@@ -1,8 +1,11 @@
-"""``lmsync sandbox``: serve the sandbox LMS (the embedded test instance) until interrupted.
+"""``lmsync sandbox [serve]``: serve the sandbox LMS (the embedded test instance) until interrupted.
 
 It prints the URL, the client id/secret a customer file's ``test`` environment uses, and
-the admin token of the ``/_sandbox/`` surface. Ctrl-C or SIGTERM stops it cleanly. This
-command must never bind anything but the host it is given (loopback by default).
+the admin token of the ``/_sandbox/`` surface. With ``--customers DIR`` it also answers SSO
+logins (JWT links, SAML posts) for the customer files in DIR, with a replay cache beside its
+database, and creates the groups their first logins join when the sandbox lacks them.
+Ctrl-C or SIGTERM stops it cleanly. This command must never bind anything but the host it is
+given (loopback by default).
 """
 
 from __future__ import annotations
@@ -11,11 +14,16 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from connectors.sandbox import Faults, RateLimits, SandboxServer
+from connectors.sandbox_sso.customers import Listener, SsoCustomers
+from connectors.sandbox_sso.sandbox_routes import SsoCustomer, ensure_provision_groups, sso_routes
 from engine.console import Reporter
+from engine.cornerstone.replay import SqliteReplayCache
+from engine.errors import ConfigError
 
 
 def register(subparsers: Any) -> None:
@@ -23,7 +31,11 @@ def register(subparsers: Any) -> None:
         "sandbox",
         help="serve a local LMS test instance (API v2 on SQLite)",
         description="Serve the sandbox LMS: the API v2 contract on SQLite, with rate limits and "
-        "optional injected faults. Data persists in --db across restarts.",
+        "optional injected faults. Data persists in --db across restarts. With --customers, it "
+        "also accepts the SSO logins of those customer files.",
+    )
+    parser.add_argument(
+        "action", nargs="?", choices=["serve"], default="serve", help="serve (the default, may be omitted)"
     )
     parser.add_argument("--port", type=int, default=8360, help="port (0: any free port; default 8360)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -44,6 +56,13 @@ def register(subparsers: Any) -> None:
     ):
         parser.add_argument(f"--fault-{name}", type=_share, default=0.0, metavar="SHARE", help=help_text)
     parser.add_argument("--slow-seconds", type=float, default=2.0, help="delay of a slow answer (default 2)")
+    parser.add_argument(
+        "--customers",
+        type=Path,
+        metavar="DIR",
+        help="answer SSO logins (GET /api/sso/jwt/{customer}, POST /api/sso/saml/{customer}/acs) "
+        "for the customer files in DIR; edits are picked up on the next login",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -54,7 +73,32 @@ def _share(text: str) -> float:
     return value
 
 
+def replay_cache_path(db: Path) -> Path:
+    """Where used login-token ids are remembered: beside the database, so a restart keeps them."""
+    return db.with_name(f"{db.stem}.sso-replay.sqlite")
+
+
+def _announce_groups(server: SandboxServer, reporter: Reporter) -> Listener:
+    """Give new or edited SSO customers their provision group, and say which were created."""
+
+    def announce(changed: Mapping[str, SsoCustomer]) -> None:
+        for slug, group in ensure_provision_groups(server.db, changed.values()):
+            reporter.info(f"{slug}: group {group} created in the sandbox for first SSO logins")
+
+    return announce
+
+
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
+    customers: SsoCustomers | None = None
+    replay: SqliteReplayCache | None = None
+    if args.customers is not None:
+        if not args.customers.is_dir():
+            raise ConfigError(
+                f"--customers {args.customers}: not a folder",
+                hint="give the folder of customer files, e.g. --customers examples/customers",
+            )
+        customers = SsoCustomers(args.customers, reporter)
+        replay = SqliteReplayCache(replay_cache_path(args.db))
     faults = Faults(
         error_5xx=args.fault_5xx,
         rate_429=args.fault_429,
@@ -71,7 +115,11 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         client_id=args.client_id,
         client_secret=args.client_secret,
         admin_token=args.admin_token,
+        public_routes=sso_routes(customers, replay) if customers and replay else (),
     )
+    if customers is not None:
+        customers.on_change = _announce_groups(server, reporter)
+        customers.refresh()
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -86,6 +134,15 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
             f"  platform group: {server.platform_group_id}\n"
             f"  database:       {args.db}\n"
         )
+        if customers is not None:
+            with_sso = customers.with_sso()
+            sys.stdout.write(
+                f"  SSO logins:     {', '.join(with_sso) or 'none'} (from {args.customers}): "
+                f"GET {server.url}/api/sso/jwt/{{customer}}?jwt=..., "
+                f"POST {server.url}/api/sso/saml/{{customer}}/acs\n"
+            )
+            if not with_sso:
+                reporter.warn(f"no customer file in {args.customers} has a cornerstone.sso section")
         sys.stdout.flush()
         limits = "off" if args.no_rate_limit else "50 GET/s, 10 writes/s"
         reporter.info(f"rate limits {limits}; Ctrl-C stops")
@@ -96,5 +153,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.stop()
+        if replay is not None:
+            replay.close()
     reporter.info("sandbox stopped")
     return 0
