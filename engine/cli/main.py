@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runner",
     "run_now",
     "runs",
+    "deploy",
     "diff",
     "cornerstone",
     "sso",
