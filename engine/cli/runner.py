@@ -68,9 +68,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
     if args.configs is None:
-        raise ConfigError(
-            "--configs is required", hint="lmsync runner --configs /srv/lmsync/current/customers"
-        )
+        raise ConfigError("--configs is required", hint="lmsync runner --configs /srv/lmsync/current")
     if args.max_workers < 1:
         raise ConfigError("--max-workers must be at least 1")
     job = load_job(args.job)
