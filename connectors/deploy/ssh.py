@@ -36,6 +36,7 @@ from engine.deploy.errors import DeployError, RunnerAuthError, RunnerUnavailable
 from engine.deploy.host import HostState
 from engine.deploy.release import RunnerAddress, is_release_name, releases_among
 
+_MARKER = "lmsync-deploy-state"
 _CONNECTION_ERRORS = (
     OSError,
     EOFError,
@@ -142,7 +143,9 @@ class SshRunnerHost:
 
     def state(self) -> HostState:
         root = shlex.quote(self.root)
+        # The marker: a login shell's rc file may print before our output; it is skipped.
         script = (
+            f"echo {_MARKER}\n"
             f"if [ ! -d {root} ]; then echo absent; exit 0; fi\n"
             f"cd {root} || exit 1\n"
             "if [ -L current ]; then echo link; readlink current\n"
@@ -150,8 +153,11 @@ class SshRunnerHost:
             "else echo none; echo; fi\n"
             "if [ -d releases ]; then ls -1A releases; fi\n"
         )
-        lines = self._run(script, "read the releases").split("\n")
-        kind = lines[0]
+        output = self._run(script, "read the releases").split("\n")
+        lines = output[output.index(_MARKER) + 1 :] if _MARKER in output else []
+        kind = lines[0] if lines else ""
+        if kind not in ("absent", "other", "link", "none"):
+            raise DeployError(f"{self.describe()}: unexpected answer when reading the releases")
         if kind == "absent":
             return HostState(releases=(), current=None)
         if kind == "other":
@@ -247,7 +253,11 @@ class SshRunnerHost:
 
     def _put(self, remote: str, content: bytes) -> None:
         try:
-            self._connect().put(io.BytesIO(content), remote=remote, preserve_mode=False)
+            connection = self._connect()
+            channel = connection.sftp().get_channel()  # fabric keeps one SFTP session open
+            if channel is not None:
+                channel.settimeout(self.timeout)  # a stalled upload fails instead of hanging
+            connection.put(io.BytesIO(content), remote=remote, preserve_mode=False)
         except _CONNECTION_ERRORS as exc:
             self._disconnect()
             raise self._translate(exc, f"upload {remote}") from exc

@@ -51,9 +51,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--configs",
         type=Path,
-        default=Path("customers"),
         metavar="DIR",
-        help="folder of customer files to deploy (default: %(default)s)",
+        help="folder of customer files to deploy (default: customers)",
     )
     parser.add_argument("--sha", metavar="SHA", help="the commit deployed (default: git rev-parse HEAD)")
     parser.add_argument(
@@ -96,14 +95,21 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     if repeated:
         raise DeployError(f"--host {repeated[0]} is given more than once")
     bundle = None
-    if not args.rollback:
+    if args.rollback:
+        given = [flag for flag, value in (("--configs", args.configs), ("--sha", args.sha)) if value]
+        if given:
+            raise DeployError(
+                f"{given[0]} has no meaning with --rollback: it returns to a release already on the hosts"
+            )
+    else:
+        configs = args.configs or Path("customers")
         try:
-            customers = collect(args.configs)
+            customers = collect(configs)
         except InvalidReleaseError as exc:
             render = render_github if chosen_format(None) == "github" else render_text
             sys.stdout.write(render(exc.diagnostics))
             raise
-        bundle = customers.at(args.sha if args.sha else commit_of(args.configs))
+        bundle = customers.at(args.sha if args.sha else commit_of(configs))
     hosts = open_runner_hosts(
         addresses,
         args.path,

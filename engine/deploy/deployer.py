@@ -59,11 +59,10 @@ def deploy(
     if keep < 1:
         raise DeployError(f"--keep {keep}: keep at least 1 release", hint="the default is --keep 5")
     name = release_name(now, bundle.sha)
-    files = bundle.release_files()
     outcomes: list[HostOutcome] = []
     for host in hosts:
         try:
-            outcomes.append(_deploy_one(host, name, files, keep, reporter))
+            outcomes.append(_deploy_one(host, name, bundle, keep, reporter))
         except LmsyncError as exc:
             outcomes.append(_failed(host, "deploy", exc, reporter))
     return name, outcomes
@@ -77,15 +76,13 @@ def _failed(host: RunnerHost, what: str, exc: LmsyncError, reporter: Reporter) -
     return HostOutcome(where, error=reason)
 
 
-def _deploy_one(
-    host: RunnerHost, name: str, files: dict[str, bytes], keep: int, reporter: Reporter
-) -> HostOutcome:
+def _deploy_one(host: RunnerHost, name: str, bundle: Bundle, keep: int, reporter: Reporter) -> HostOutcome:
     where = host.describe()
     with host:
         state = host.state()
         check_is_newest(name, state.releases, where)
-        reporter.info(f"{where}: uploading release {name} ({len(files) - 1} customer file(s))")
-        host.upload_release(name, files)
+        reporter.info(f"{where}: uploading release {name} ({len(bundle.files)} customer file(s))")
+        host.upload_release(name, bundle.release_files())
         _switch_or_withdraw(host, name, reporter)
         was = state.current_target if state.current is None else state.current
         reporter.info(f"{where}: current -> {name}" + (f" (was {was})" if was else " (first release)"))
