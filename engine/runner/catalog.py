@@ -93,6 +93,10 @@ class ConfigCatalog:
         self._seen[relative] = _Seen(real, stat.st_size, stat.st_mtime_ns, sha)
         current = self._loaded.get(relative)
         if current is not None and current.sha256 == sha:
+            if current.path != path:
+                # Same content in a new release: the old release may be pruned, and the job
+                # resolves relative paths and file: secrets from where the file is now.
+                self._loaded[relative] = LoadedConfig(current.config, path, sha)
             return
         checked = check_bytes(raw, str(path), dated_checks=False)  # expiry: CI and logins judge it
         if checked.config is None:

@@ -116,6 +116,27 @@ def test_second_deploy_switches_current_and_the_runner_follows(
     assert schedule_of(catalog) == ["07:15"]
 
 
+def test_an_unchanged_file_is_followed_into_the_new_release_before_the_old_one_is_pruned(
+    sshd: SshServer, deploy_root: Path, known_hosts: Path, customers: Path
+) -> None:
+    catalog = ConfigCatalog(deploy_root / "current", SilentReporter())
+    bundle = collect(customers).at(SHA_1)
+    for minutes in range(3):
+        name, [outcome] = deploy(
+            bundle,
+            [ssh_host(sshd, deploy_root, known_hosts)],
+            now=T0 + timedelta(minutes=minutes),
+            reporter=SilentReporter(),
+            keep=1,
+        )
+        assert outcome.ok
+        loaded = catalog.refresh()["acme"]
+        # The runner's job resolves relative paths from the file's folder: it must be the
+        # current release, not the one the file was first read from (pruned by now).
+        assert loaded.path == deploy_root / "releases" / name / "acme.yaml"
+        assert loaded.path.is_file()
+
+
 def test_keep_prunes_old_releases_but_never_current_or_previous(
     sshd: SshServer, deploy_root: Path, known_hosts: Path, customers: Path
 ) -> None:
