@@ -153,7 +153,8 @@ class Executor:
                     self._not_applied(todo[index:], execution)
                     break
                 failed_transiently = self._apply(step, execution)
-                transient = transient + 1 if failed_transiently else 0
+                if failed_transiently is not None:  # a skipped step says nothing about the LMS
+                    transient = transient + 1 if failed_transiently else 0
                 bar.advance()
         if execution.status == "succeeded" and execution.failures:
             execution.status = "failed"
@@ -186,13 +187,14 @@ class Executor:
 
     # --- one step --------------------------------------------------------------------------
 
-    def _apply(self, step: Step, execution: Execution) -> bool:
-        """Apply ``step``; True when it failed transiently (the LMS itself is failing)."""
+    def _apply(self, step: Step, execution: Execution) -> bool | None:
+        """Apply ``step``; True when it failed transiently (the LMS itself is failing), None
+        when it was skipped without a call."""
         key = self.prefix + step.key
         broken = [dep for dep in step.deps if execution.steps.get(dep) in ("failed", "skipped")]
         if broken:
             self._skip(step, broken[0], execution)
-            return False
+            return None
         action = step.action
         if isinstance(action, AddLearners | RemoveLearners):
             return self._apply_batch(step, action, execution)

@@ -60,13 +60,15 @@ def report_rows(
         row = desired.users.get(uid)
         return row.line if row is not None else None  # deleted as missing: not in the file
 
+    earlier_changes = _earlier_changes(earlier)
     for change in plan.changes:
         uid = change.unique_id
         outcome = execution.users.get(uid) or UserOutcome("done")
-        rows[uid] = _row(
-            line_of(uid), uid, change.action, outcome.result, code=outcome.code, reason=outcome.reason
-        )
-    for uid, action in _earlier_changes(earlier).items():
+        action = change.action
+        if action == "adopt" and earlier_changes.get(uid) in ("create", "restore"):
+            action = earlier_changes[uid]  # created by the attempt that was cut before its link
+        rows[uid] = _row(line_of(uid), uid, action, outcome.result, code=outcome.code, reason=outcome.reason)
+    for uid, action in earlier_changes.items():
         if uid not in rows:
             reason = "applied by an earlier attempt of this run"
             rows[uid] = _row(line_of(uid), uid, action, "done", code=None, reason=reason)

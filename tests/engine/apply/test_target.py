@@ -1,0 +1,109 @@
+"""``LmsTarget`` against the sandbox: the snapshot's cost and content, references, idempotence."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.lms.target import LmsTarget
+from engine.config.models import CustomerConfig, Hris
+from engine.errors import ConfigError, SecretError, TargetNotFoundError
+from engine.hris.actions import CreateCustomField, CreateGroup, GroupRef, LinkExternalId, UserRef
+from tests.engine.apply.world import PLATFORM, ROOT, ApplyWorld, csv, row
+
+pytestmark = pytest.mark.integration
+
+
+def hris(world: ApplyWorld, **overrides: object) -> Hris:
+    config = world.config(**overrides)
+    assert config.hris is not None
+    return config.hris
+
+
+def test_snapshot_reads_each_listing_once_per_page_and_roles_only_of_managed_groups(
+    world: ApplyWorld,
+) -> None:
+    world.sandbox.admin.configure(page_sizes={"users": 4, "external-ids": 4, "groups": 4})
+    world.apply(csv(*(row(str(i), site=("Paris", "Lyon", "Nice")[i % 3]) for i in range(9))))
+    world.sandbox.admin.seed(groups=[{"name": "Elsewhere", "parentId": world.sandbox.platform_group_id}])
+    world.sandbox.admin.reset_requests()
+
+    snapshot = world.target().snapshot(hris(world))
+
+    gets = [r["path"] for r in world.sandbox.admin.requests() if r["method"] == "GET"]
+    groups = {g["name"]: g["_id"] for g in world.state()["groups"]}
+    assert gets.count("/api/v2/users") == 3  # 9 users, 4 per page
+    assert gets.count("/api/v2/external-ids") == 3
+    assert gets.count("/api/v2/custom-fields") == 1
+    assert gets.count("/api/v2/groups") == 2  # 7 groups
+    roles = sorted(p.split("/")[4] for p in gets if p.endswith("/roles"))
+    assert roles == sorted([ROOT, groups["France"], groups["Paris"], groups["Lyon"], groups["Nice"]])
+    assert len(gets) == 3 + 3 + 1 + 2 + 5  # nothing per user
+    assert len(snapshot.users) == 9 and len(snapshot.external_ids) == 9
+    assert groups["Elsewhere"] not in snapshot.groups_by_id
+    managed = world.managed()
+    assert snapshot.learners[groups["Lyon"]] == {managed[uid]["_id"] for uid in ("1", "4", "7")}
+    assert snapshot.learners[groups["France"]] == frozenset()  # learners of the leaf only
+    assert len(snapshot.learners[ROOT]) == 9
+
+
+def test_snapshot_keeps_only_linked_users_and_those_whose_email_the_file_has(world: ApplyWorld) -> None:
+    world.apply(csv(row("1")))
+    world.sandbox.admin.seed(users=[{"mail": "Stranger@Acme.example"}, {"mail": "other@acme.example"}])
+
+    snapshot = world.target().snapshot(hris(world), emails={"stranger@acme.example"})
+
+    assert sorted(u.mail for u in snapshot.users) == ["Stranger@Acme.example", "user1@acme.example"]
+    assert len(world.target().snapshot(hris(world)).users) == 3  # without a filter: everyone
+
+
+def test_users_and_groups_of_an_earlier_attempt_are_found_again(world: ApplyWorld) -> None:
+    world.apply(csv(row("1")))
+    target = world.target()
+    target.snapshot(hris(world))
+    user_id = world.managed()["1"]["_id"]
+    paris = next(g["_id"] for g in world.state()["groups"] if g["name"] == "Paris")
+
+    assert target.user_id(UserRef("1", None)) == user_id  # through its external id
+    assert target.group_id(GroupRef(None, ("France", "Paris"))) == paris  # through its path
+    with pytest.raises(TargetNotFoundError) as missing:
+        target.user_id(UserRef("404", None))
+    assert missing.value.code == "unresolved_user"
+    with pytest.raises(TargetNotFoundError):
+        target.group_id(GroupRef(None, ("France", "Nowhere")))
+
+
+def test_creations_already_made_are_taken_not_repeated(world: ApplyWorld) -> None:
+    world.apply(csv(row("1")))
+    target = world.target()
+    target.snapshot(hris(world))
+    world.sandbox.admin.reset_requests()
+
+    field = target.create_custom_field(CreateCustomField("Location", "string"))
+    group = target.create_group(CreateGroup(("France",), "France", GroupRef(ROOT, ())))
+    link = target.link_external_id(LinkExternalId(UserRef("1", world.managed()["1"]["_id"]), PLATFORM))
+
+    assert field["field_id"] == next(
+        f["_id"] for f in world.state()["customFields"] if f["name"] == "Location"
+    )
+    assert group["existed"] is True and link["existed"] is True
+    writes = [(w["method"], w["path"], w["status"]) for w in world.writes()]
+    assert writes == [("POST", "/api/v2/custom-fields", 400)]  # refused as taken, then looked up
+    assert len(world.state()["groups"]) == 4 and len(world.state()["externalIds"]) == 1
+
+
+def test_from_config_resolves_credentials_and_names_a_missing_environment(
+    world: ApplyWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = world.config()
+    with LmsTarget.from_config(config, "test") as target:
+        assert target.snapshot(hris(world)).groups_by_id[ROOT].name == "Acme"
+        assert "secret" not in repr(target).lower()
+
+    with pytest.raises(ConfigError, match="no environment 'production'"):
+        LmsTarget.from_config(config, "production")
+    monkeypatch.delenv("LMSYNC_TEST_LMS_SECRET")
+    with pytest.raises(SecretError, match=r"environments\.test\.lms\.client_secret"):
+        LmsTarget.from_config(config, "test")
+    without = CustomerConfig.model_validate({**world.config_data(), "hris": None})
+    with pytest.raises(ConfigError, match="no `hris` section"):
+        LmsTarget.from_config(without, "test")
