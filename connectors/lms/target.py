@@ -281,7 +281,7 @@ class LmsTarget:
         self._group_ids[action.path] = group_id
         return {"group_id": group_id, "path": list(action.path), "existed": existing is not None}
 
-    def create_user(self, action: CreateUser) -> Written:
+    def create_user(self, action: CreateUser, *, columns: tuple[str, ...]) -> Written:
         user, restored = self.client.create_user(
             action.email,
             action.group_id,
@@ -292,7 +292,7 @@ class LmsTarget:
         user_id = str(user["_id"])
         self._user_ids[action.unique_id] = user_id
         if restored:  # an unlinked deleted user had this e-mail: it comes back as a new one
-            self._clear_leftovers(user, action.profile, tuple(_CREATE_KWARGS), None)
+            self._clear_leftovers(user, action.profile, columns, None)
         return {"user_id": user_id, "restored": restored}
 
     def restore_user(self, action: RestoreUser, *, columns: tuple[str, ...]) -> Written:

@@ -315,7 +315,7 @@ class Executor:
             case CreateGroup():
                 return target.create_group(action)
             case CreateUser():
-                return target.create_user(action)
+                return target.create_user(action, columns=self.columns)
             case RestoreUser():
                 return target.restore_user(action, columns=self.columns)
             case LinkExternalId():

@@ -3,6 +3,8 @@
 The executor depends on this protocol, not on the HTTP client: a target reads a snapshot
 and performs one plan action per method, resolving references to users and groups created
 earlier in the same run (``remember_*`` seeds them from the journal when a run resumes).
+``columns`` are the profile fields the file carries: what a re-created user must not keep
+from its former life.
 Each method returns what the journal keeps about the write (ids only, never personal data)
 and raises ``engine.errors.TargetError`` subclasses; a learner batch reports its users'
 failures one by one instead of raising, as the LMS's bulk endpoint does.
@@ -64,7 +66,7 @@ class Target(Protocol):
 
     def create_group(self, action: CreateGroup) -> Written: ...
 
-    def create_user(self, action: CreateUser) -> Written: ...
+    def create_user(self, action: CreateUser, *, columns: tuple[str, ...]) -> Written: ...
 
     def restore_user(self, action: RestoreUser, *, columns: tuple[str, ...]) -> Written: ...
 

@@ -214,6 +214,24 @@ def test_existing_user_with_the_same_email_is_adopted_not_duplicated(world: Appl
     assert_converged(world, TEAM)
 
 
+def test_unlinked_deleted_user_with_the_rows_email_comes_back_as_the_file_says(world: ApplyWorld) -> None:
+    seeded = world.sandbox.admin.seed(
+        users=[
+            {"mail": "user1@acme.example", "job": "Former job", "organization": "Kept", "status": "deleted"}
+        ]
+    )["users"][0]
+    text = csv(row("1", title=""))
+
+    world.apply(text)
+
+    user = world.managed()["1"]
+    assert user["_id"] == seeded["_id"] and user["status"] == "active"  # the LMS restores by e-mail
+    assert user["job"] is None  # a column of the file, empty: cleared
+    assert user["organization"] == "Kept"  # not a column of the file: untouched
+    assert len(world.state()["users"]) == 1
+    assert_converged(world, text)
+
+
 def test_custom_field_deleted_in_the_lms_is_recreated_and_set_again(world: ApplyWorld) -> None:
     loaded(world)
     old = next(f for f in world.state()["customFields"] if f["name"] == "Location")
