@@ -8,8 +8,13 @@ answers ``304 Not Modified`` when nothing moved since ``If-Modified-Since``.
 
 ``Last-Modified`` is the newest ``LastModifiedUTC`` of the feed, or the moment this server
 first saw the current feed content if that is later -- a course that appears with an old
-timestamp still moves the date, so Cornerstone never misses it. Credentials are compared in
-constant time and never logged; a failing LMS gives 503, never a partial feed.
+timestamp still moves the date, so Cornerstone never misses it. Likewise a course whose item
+changed while its LMS timestamp did not (the customer file's subject mapping or launch URL
+changed, which the runner picks up without a restart) gets a ``LastModifiedUTC`` of the
+moment the change was first served: Cornerstone updates a course only when that moves. This
+memory lives in the process; after a restart the LMS timestamps are served as they are.
+Credentials are compared in constant time and never logged; a failing LMS gives 503, never
+a partial feed.
 """
 
 from __future__ import annotations
@@ -135,7 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         try:
-            items = route.build()
+            items = self.server.feed.moved_items(route.customer, route.build())
         except LmsyncError as exc:
             # Never serve a partial or empty catalog on an LMS failure: Cornerstone would
             # keep yesterday's, which is right, only if we fail loudly.
@@ -194,9 +199,15 @@ class FeedServer:
         self._clock = clock
         self._tokens: dict[str, tuple[str, float]] = {}
         self._seen: dict[str, tuple[str, datetime]] = {}
+        #: customer -> item ID -> (content digest, LMS stamp, stamp served)
+        self._items: dict[str, dict[str, tuple[str, str, str]]] = {}
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._server is not None
 
     @property
     def url(self) -> str:
@@ -232,6 +243,48 @@ class FeedServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def set_routes(self, routes: Iterable[FeedRoute]) -> None:
+        """Serve exactly these customers from now on (the runner calls it when files change).
+
+        What was served before is remembered per customer, so a route rebuilt from an edited
+        customer file still moves ``LastModifiedUTC`` and ``Last-Modified`` correctly.
+        """
+        fresh = {route.customer: route for route in routes}
+        with self._lock:
+            self.routes = fresh
+
+    def moved_items(self, customer: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``items`` with ``LastModifiedUTC`` moved to now for each whose content changed
+        since it was last served while its LMS timestamp stayed the same.
+
+        The first time a customer's feed is served (or a course appears) the LMS timestamp is
+        served as it is; a course modified in the LMS afterwards serves its new timestamp.
+        """
+        now = self._clock().astimezone(UTC).replace(microsecond=0)
+        moved: list[dict[str, Any]] = []
+        with self._lock:
+            known = self._items.get(customer)
+            remembered: dict[str, tuple[str, str, str]] = {}
+            for item in items:
+                stamp = str(item["LastModifiedUTC"])
+                content = {k: v for k, v in item.items() if k != "LastModifiedUTC"}
+                digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode("utf-8")).hexdigest()
+                served = stamp
+                previous = known.get(str(item["ID"])) if known is not None else None
+                if previous is not None:
+                    old_digest, old_stamp, old_served = previous
+                    if (digest, stamp) == (old_digest, old_stamp):
+                        served = old_served
+                    elif stamp <= old_served:
+                        # Changed here but not in the LMS, or the LMS moved less than we did:
+                        # move past what Cornerstone already has (stamps compare as text).
+                        later = max(now, _parse_stamp(old_served) + timedelta(seconds=1))
+                        served = later.strftime("%Y-%m-%dT%H:%M:%SZ")
+                remembered[str(item["ID"])] = (digest, stamp, served)
+                moved.append(item if served == stamp else {**item, "LastModifiedUTC": served})
+            self._items[customer] = remembered
+        return moved
+
     def issue_token(self, customer: str) -> str:
         token = secrets.token_urlsafe(32)
         digest = hashlib.sha256(token.encode()).hexdigest()  # only a digest is kept in memory
@@ -262,6 +315,10 @@ class FeedServer:
                 self._seen[customer] = seen
         newest = last_modified(items)
         return max(newest, seen[1]) if newest is not None else seen[1]
+
+
+def _parse_stamp(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def feed_auth(

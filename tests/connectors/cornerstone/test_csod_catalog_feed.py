@@ -64,14 +64,32 @@ def test_a_course_changes_only_when_last_modified_moves(
     cornerstone_lms.publish("c1", "Onboarding", at=T0)
     pull = poller(cornerstone_sandbox, feed)
     pull.poll()
-    # Same timestamp, new title: the feed content changed (so 200), but Cornerstone keeps its copy.
-    cornerstone_lms.publish("c1", "Renamed without a new timestamp", at=T0)
-    result = pull.poll()
-    assert (result.status, result.unchanged, result.updated) == (200, 1, 0)
-    assert cornerstone_sandbox.store.learning_objects()["c1"]["Title"] == "Onboarding"
+    store = cornerstone_sandbox.store
+    # Cornerstone's rule: an item whose LastModifiedUTC did not move changes nothing.
+    stale = {**store.learning_objects()["c1"], "Title": "Renamed behind Cornerstone's back"}
+    assert store.ingest({k: v for k, v in stale.items() if not k.startswith("_")}).outcome == "unchanged"
+    assert store.learning_objects()["c1"]["Title"] == "Onboarding"
     cornerstone_lms.publish("c1", "Renamed", at=T0 + timedelta(minutes=5))
     assert pull.poll().updated == 1
-    assert cornerstone_sandbox.store.learning_objects()["c1"]["Title"] == "Renamed"
+    assert store.learning_objects()["c1"]["Title"] == "Renamed"
+
+
+def test_an_item_that_changes_without_a_new_lms_timestamp_moves_its_last_modified(
+    cornerstone_lms: InMemoryLms, cornerstone_sandbox: CornerstoneSandbox, feed: FeedServer
+) -> None:
+    # E.g. the customer file's subject mapping changed: the LMS course did not move, our item did.
+    cornerstone_lms.publish("c1", "Onboarding", at=T0)
+    pull = poller(cornerstone_sandbox, feed)
+    pull.poll()
+    cornerstone_lms.publish("c1", "Renamed without a new timestamp", at=T0)
+    result = pull.poll()
+    assert (result.status, result.updated) == (200, 1)
+    served = cornerstone_sandbox.store.learning_objects()["c1"]
+    assert served["Title"] == "Renamed without a new timestamp"
+    assert served["LastModifiedUTC"] > "2024-05-01T09:00:00Z"
+    assert pull.poll().status == 304, "the moved stamp is kept: nothing moves twice"
+    cornerstone_lms.publish("c1", "Renamed", at=datetime.now(UTC) + timedelta(minutes=5))
+    assert pull.poll().updated == 1, "a later LMS timestamp is served as it is"
 
 
 def test_a_course_published_with_an_old_timestamp_still_moves_the_feed(
