@@ -78,7 +78,7 @@ def summary_line(customer: CustomerReview) -> str:
             )
         )
     elif customer.kind != "deleted":
-        parts.append("data effect not computed")
+        parts.append("data effect not computed" if customer.has_hris else "configuration only (no HRIS sync)")
     tags = {"added": "new file", "deleted": "file deleted", "renamed": "renamed"}
     if customer.kind in tags:
         parts.append(tags[customer.kind])

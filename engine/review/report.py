@@ -38,6 +38,8 @@ class CustomerReview:
     notes: tuple[str, ...] = ()
     invalid: bool = False
     show_personal_data: bool = False
+    #: False for a customer without an HRIS sync: there is no data effect to compute.
+    has_hris: bool = True
 
     @property
     def blocked(self) -> bool:
@@ -175,6 +177,7 @@ def review_texts(
         notes=tuple(notes),
         invalid=bool(after.problem),
         show_personal_data=show,
+        has_hris=after.config is None or after.config.hris is not None,
     )
 
 

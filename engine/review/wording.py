@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.config.models import CustomerConfig
+from engine.review import cornerstone_wording
 
 #: Keys whose values are credentials (or references to them): never shown.
 SECRET_KEYS = frozenset(
@@ -268,7 +269,22 @@ class _Describer:
             elif name not in after:
                 self.phrases.append(f"environment `{name}` removed")
             else:
-                self.walk((*path, name), before[name], after[name])
+                old, new = before[name], after[name]
+                self.walk((*path, name, "lms"), old.get("lms", _ABSENT), new.get("lms", _ABSENT))
+                self.phrases += cornerstone_wording.portal_phrases(
+                    name, old.get("cornerstone"), new.get("cornerstone"), self.quote
+                )
+
+    def quote(self, value: Any) -> str:
+        return _value(value, self.show)
+
+    def cornerstone_part(self, path: Path_, before: Any, after: Any) -> None:
+        said = {
+            "catalog": cornerstone_wording.catalog_phrases,
+            "completions": cornerstone_wording.completions_phrases,
+            "sso": cornerstone_wording.sso_phrases,
+        }[path[-1]]
+        self.phrases += said(_present(before), _present(after), self.quote)
 
     def section_toggle(self, path: Path_, before: Any, after: Any) -> None:
         what = {"hris": "HRIS user sync", "cornerstone": "Cornerstone connector"}[path[-1]]
@@ -288,11 +304,18 @@ class _Describer:
         )
 
 
+def _present(value: Any) -> Any:
+    return None if value is _ABSENT else value
+
+
 _Handler = Callable[[_Describer, Path_, Any, Any], None]
 SECTIONS: dict[Path_, _Handler] = {
     ("environments",): _Describer.environments,
     ("hris",): _Describer.section_toggle,
     ("cornerstone",): _Describer.section_toggle,
+    ("cornerstone", "catalog"): _Describer.cornerstone_part,
+    ("cornerstone", "completions"): _Describer.cornerstone_part,
+    ("cornerstone", "sso"): _Describer.cornerstone_part,
     ("hris", "fields"): _Describer.mapping,
     ("hris", "custom_fields"): _Describer.custom_fields,
     ("hris", "filter"): _Describer.filter,
@@ -340,6 +363,8 @@ def describe_new(config: CustomerConfig) -> list[str]:
         facts.append(f"schedule {_listed(hris.schedule.times)} {hris.schedule.timezone}")
         facts.append(f"safety: deletions allowed per run {hris.safety.max_deletions}")
     if config.cornerstone is not None:
-        parts = [p for p in ("catalog", "completions", "sso") if getattr(config.cornerstone, p) is not None]
-        facts.append(f"Cornerstone connector: {_listed(parts) or 'nothing enabled'}")
+        show = config.review.show_personal_data
+        facts += cornerstone_wording.cornerstone_facts(
+            config.cornerstone.model_dump(mode="json"), lambda value: _value(value, show)
+        )
     return facts

@@ -20,7 +20,7 @@ from engine.review.git import ChangedFile
 from engine.review.planners import file_planner
 from engine.review.render import COMMENT_LIMIT, MARKER, render_markdown, render_text
 from engine.review.report import CustomerReview, Review, review_texts
-from tests.engine.review import samples
+from tests.engine.review import cornerstone_samples, samples
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("LMSYNC_UPDATE_GOLDEN") == "1"
@@ -118,6 +118,41 @@ def huge_plan(tmp: Path) -> Review:
     return _review(*customers)
 
 
+def cornerstone_change(tmp: Path) -> Review:
+    # A Cornerstone-only customer: the comment is the configuration change alone.
+    head = samples.edited(
+        ("subjects: {sales: [Sales]}", "subjects: {sales: [Sales & Marketing]}"),
+        ("timezone: Europe/Paris}", "timezone: Europe/Paris, in_progress: true}"),
+        ("secret: env:ACME_SSO_SECRET}", "secret: env:ACME_SSO_SECRET_V2, max_age_seconds: 120}"),
+        text=cornerstone_samples.CORNERSTONE_ONLY,
+    )
+    change = ChangedFile("modified", PATH)
+    return _review(
+        review_texts(change, cornerstone_samples.CORNERSTONE_ONLY, head, planner=file_planner(), input=None)
+    )
+
+
+def sso_switch(tmp: Path) -> Review:
+    saml = cornerstone_samples.SAML_METHOD + cornerstone_samples.pinned(
+        cornerstone_samples.certificate(cornerstone_samples.EXPIRES_2031)
+    )
+    base = samples.edited(
+        ("    method: {type: jwt, secret: env:ACME_SSO_SECRET}\n", saml),
+        text=cornerstone_samples.CORNERSTONE_ONLY,
+    )
+    change = ChangedFile("modified", PATH)
+    return _review(
+        review_texts(change, base, cornerstone_samples.CORNERSTONE_ONLY, planner=file_planner(), input=None)
+    )
+
+
+def cornerstone_new_customer(tmp: Path) -> Review:
+    change = ChangedFile("added", PATH)
+    return _review(
+        review_texts(change, None, cornerstone_samples.CORNERSTONE_ONLY, planner=file_planner(), input=None)
+    )
+
+
 SCENARIOS: dict[str, Callable[[Path], Review]] = {
     "mapping_change": mapping_change,
     "filter_adds_users": filter_adds_users,
@@ -126,6 +161,9 @@ SCENARIOS: dict[str, Callable[[Path], Review]] = {
     "new_customer": new_customer,
     "deleted_customer": deleted_customer,
     "huge_plan": huge_plan,
+    "cornerstone_change": cornerstone_change,
+    "sso_switch": sso_switch,
+    "cornerstone_new_customer": cornerstone_new_customer,
 }
 
 
