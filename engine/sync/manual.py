@@ -115,7 +115,9 @@ def run_manual(
                 stop_event=stop,
                 on_file=lambda name, sha: store.set_run_file(run_id, file_name=name, file_sha256=sha),
             )
-        result = to_run_outcome(outcome, customer=customer, environment=environment, run_id=run_id)
+        result = to_run_outcome(
+            outcome, customer=customer, environment=environment, run_id=run_id, scheduled=False
+        )
         if keeper.lost:
             reporter.warn(f"{customer}: lost the customer's lock during run {run_id}; left to its new holder")
             return ManualRun(run_id, bool(unfinished), outcome, result.error, recorded=False)

@@ -79,6 +79,18 @@ class SyncOutcome:
         applied = [file for file in self.files if file.sha256 and file.status != "duplicate"]
         return applied[-1] if applied else None
 
+    @property
+    def failed_file(self) -> str | None:
+        """The file whose file-level error stopped the run, if one did."""
+        return next((file.name for file in self.files if file.status == "error"), None)
+
+    def error_text(self) -> str | None:
+        """The error, saying which file it is about (a guard or LMS error does not)."""
+        if self.error is None:
+            return None
+        text, name = str(self.error), self.failed_file
+        return text if name is None or text.startswith(name) else f"{name}: {text}"
+
     def file_names(self) -> str | None:
         """The files this run worked on, as the run history shows them."""
         names = [file.name for file in self.files if file.status in ("succeeded", "failed", "interrupted")]
@@ -108,15 +120,17 @@ def file_line(result: FileResult) -> str:
     head = f"{result.name}{sha}"
     if result.status in ("succeeded", "failed"):
         earlier = " (done earlier in this run)" if result.earlier_in_run else ""
-        failed = f"; {result.counts.get('failed', 0)} action(s) failed" if result.status == "failed" else ""
-        return f"{head}: {result.status}{earlier}: {counts_text(result.counts)}{failed}"
+        return f"{head}: {result.status}{earlier}: {counts_text(result.counts)}"
     if result.status == "interrupted":
         return f"{head}: interrupted after {counts_text(result.counts)}; the next run completes it"
     if result.status == "duplicate":
         return f"{head}: skipped, {result.detail}"
     if result.status == "skipped":
         return f"{head}: not synchronized: {result.detail}"
-    return f"{head}: stopped the run: {result.detail}"
+    detail = result.detail or ""
+    if detail.startswith(f"{result.name}: "):
+        detail = detail[len(result.name) + 2 :]
+    return f"{head}: stopped the run: {detail}"
 
 
 def skipped_line(skipped: Skipped) -> str:

@@ -14,36 +14,47 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.config.models import CustomerConfig
+from engine.errors import DeletionGuardError
 from engine.runner.context import RunContext, RunOutcome
 from engine.runner.runner import HRIS_KIND
 from engine.sync.outcome import SyncOutcome, summary_lines
 from engine.sync.pipeline import sync_files
 
 
-def error_text(outcome: SyncOutcome, *, customer: str, environment: str, run_id: str) -> str | None:
-    """The run's error as the history and the recap show it, with the way out."""
+def error_text(
+    outcome: SyncOutcome, *, customer: str, environment: str, run_id: str, scheduled: bool
+) -> str | None:
+    """The run's error as the history and the recap show it, with the way out.
+
+    A scheduled run cannot be told to allow deletions, so its guard error says which
+    command can: ``lmsync run-now`` with the count.
+    """
     if outcome.error is not None:
-        text = str(outcome.error)
-        if outcome.guard_tripped:
+        text = outcome.error_text() or ""
+        if scheduled and isinstance(outcome.error, DeletionGuardError):
             text += (
-                f"; after checking the plan, allow it with `lmsync run-now {customer} --env "
-                f"{environment} --allow-deletions N`"
+                f"; to apply it after checking the file: `lmsync run-now {customer} --env {environment} "
+                f"--allow-deletions {outcome.error.deletions}`"
             )
-        elif outcome.waiting:
+        if outcome.waiting:
             text += f"; waiting for the next run: {', '.join(outcome.waiting)}"
         return text
     failed = outcome.counts.get("failed", 0)
     if outcome.status == "failed" and failed:
-        return f"{failed} action(s) failed; see `lmsync runs show {run_id}`"
+        return f"{failed} user(s) failed; see `lmsync runs show {run_id}`"
     return None
 
 
-def to_run_outcome(outcome: SyncOutcome, *, customer: str, environment: str, run_id: str) -> RunOutcome:
+def to_run_outcome(
+    outcome: SyncOutcome, *, customer: str, environment: str, run_id: str, scheduled: bool
+) -> RunOutcome:
     last = outcome.last_applied
     return RunOutcome(
         status=outcome.status,
         counts=dict(outcome.counts),
-        error=error_text(outcome, customer=customer, environment=environment, run_id=run_id),
+        error=error_text(
+            outcome, customer=customer, environment=environment, run_id=run_id, scheduled=scheduled
+        ),
         report=list(outcome.report),
         problems=list(outcome.problems),
         file_name=outcome.file_names(),
@@ -82,4 +93,6 @@ def run(config: CustomerConfig, environment: str, context: RunContext) -> RunOut
     )
     for line in summary_lines(outcome):
         context.reporter.info(f"{config.customer}: {line}")
-    return to_run_outcome(outcome, customer=config.customer, environment=environment, run_id=context.run_id)
+    return to_run_outcome(
+        outcome, customer=config.customer, environment=environment, run_id=context.run_id, scheduled=True
+    )

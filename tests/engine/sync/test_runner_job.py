@@ -178,3 +178,23 @@ def test_the_runner_runs_the_job_and_records_files_counts_and_report(sync_world:
     assert run.counts["created"] == 2
     assert {row["file"] for row in store.report(run.id)} == {"hris-1.csv"}
     assert sorted(world.managed()) == ["1", "2"]
+
+
+def test_a_scheduled_run_stopped_by_the_guard_says_which_command_allows_it(sync_world: SyncWorld) -> None:
+    world = sync_world
+    world.write_config(safety={"max_deletions": 0})
+    world.drop("hris-1.csv", people(("1", "A"), ("2", "B")), minutes_ago=30)
+    world.sync()
+    world.drop("hris-2.csv", people(("1", "A", "Inactive"), ("2", "B", "Inactive")), minutes_ago=20)
+    world.drop("hris-3.csv", people(("3", "C")), minutes_ago=10)
+    world.sandbox.admin.reset_requests()
+
+    run_id = world.store.start_run("acme", "test", "hris", now=utcnow())
+    outcome = runner_job.run(world.config(), "test", context(world, run_id, reporter=SilentReporter()))
+
+    assert outcome.status == "failed"
+    assert outcome.error is not None
+    assert outcome.error.startswith("hris-2.csv: this plan deletes 2 managed user(s)")
+    assert "`lmsync run-now acme --env test --allow-deletions 2`" in outcome.error
+    assert outcome.error.endswith("waiting for the next run: hris-3.csv")
+    assert world.writes() == []
