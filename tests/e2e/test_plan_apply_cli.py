@@ -15,6 +15,7 @@ import pytest
 
 from engine.cli.main import main
 from tests.engine.apply.world import ApplyWorld, csv, row
+from tests.fixtures.gpg import GpgKeys
 
 pytestmark = pytest.mark.integration
 
@@ -254,3 +255,38 @@ def test_apply_with_a_failed_action_exits_1_and_names_the_code(
     assert "3,2,create,failed,customValueInvalid," in log
     assert "2,1,create,done,," in log
     assert sorted(world.managed()) == ["1", "2"]  # the independent writes went through
+
+
+def test_plan_decrypts_a_pgp_input_with_the_configured_key(
+    world: ApplyWorld, capsys: pytest.CaptureFixture[str], gpg_keys: GpgKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACME_PGP_KEY", gpg_keys.runner.private_key)
+    monkeypatch.setenv("ACME_PGP_PASS", gpg_keys.runner.passphrase or "")
+    config = world.write_config(
+        encryption={"required": True, "private_key": "env:ACME_PGP_KEY", "passphrase": "env:ACME_PGP_PASS"}
+    )
+    encrypted = world.tmp / "hris-test.csv.pgp"
+    encrypted.write_bytes(gpg_keys.encrypt(TEAM.encode()))
+
+    code = main(
+        ["plan", str(config), "--input", str(encrypted), "--state", world.state_url, "--format", "json"]
+    )
+
+    plan = json.loads(capsys.readouterr().out)
+    assert code == 2 and plan["summary"]["create"] == 3
+    assert plan["problems"][0]["line"] == 5  # lines of the decrypted file
+
+
+def test_plan_of_a_pgp_input_encrypted_to_another_key_exits_1(
+    world: ApplyWorld, capsys: pytest.CaptureFixture[str], gpg_keys: GpgKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACME_PGP_KEY", gpg_keys.runner.private_key)
+    monkeypatch.setenv("ACME_PGP_PASS", gpg_keys.runner.passphrase or "")
+    config = world.write_config(
+        encryption={"required": True, "private_key": "env:ACME_PGP_KEY", "passphrase": "env:ACME_PGP_PASS"}
+    )
+    encrypted = world.tmp / "hris-test.csv.gpg"
+    encrypted.write_bytes(gpg_keys.encrypt(TEAM.encode(), to=gpg_keys.other))
+
+    assert main(["plan", str(config), "--input", str(encrypted), "--state", world.state_url]) == 1
+    assert "hris-test.csv" in capsys.readouterr().err
