@@ -12,14 +12,26 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from connectors.lms.client import LmsClient
+from engine.config.models import LmsEndpoint
+from engine.config.secrets import resolve_secret
 from engine.cornerstone.catalog import Course
 from engine.cornerstone.ports import CourseStat
 from engine.errors import TargetError
 
 _STATUSES = {"published": "published", "archived": "archived", "deleted": "deleted"}
+
+
+def lms_client(endpoint: LmsEndpoint, base_dir: Path | None = None) -> LmsClient:
+    """The LMS client of an environment, its secret references resolved now."""
+    return LmsClient(
+        endpoint.url,
+        resolve_secret(endpoint.client_id, base_dir=base_dir, what="lms.client_id"),
+        resolve_secret(endpoint.client_secret, base_dir=base_dir, what="lms.client_secret"),
+    )
 
 
 def _instant(value: Any, what: str, course_id: str) -> datetime:

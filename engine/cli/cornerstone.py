@@ -35,10 +35,8 @@ from engine.config.secrets import resolve_secret
 from engine.console import Reporter
 from engine.cornerstone.catalog import build_feed
 from engine.cornerstone.job import run_completions
-from engine.cornerstone.ledger import CompletionLedger
+from engine.cornerstone.ledger import DEFAULT_LEDGER, CompletionLedger
 from engine.errors import ConfigError
-
-DEFAULT_LEDGER = Path(".lmsync") / "cornerstone-ledger.sqlite"
 
 
 def register(subparsers: Any) -> None:

@@ -2,7 +2,9 @@
 
 A thin shell: it opens the state store, builds the Runner with the system clock and the
 SMTP settings from the environment, and turns SIGTERM/SIGINT into a clean stop (no new work,
-the running jobs finish or journal, exit 0). It must never decide what runs: the Runner does.
+the running jobs finish or journal, exit 0). Besides the HRIS sync, the Runner pushes each
+customer's Cornerstone completions daily; with ``--feed-port`` this process also serves every
+customer's Cornerstone catalog feed. It must never decide what runs: the Runner does.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from connectors.cornerstone.feed_host import RunnerFeeds
 from engine.console import Reporter
+from engine.cornerstone import runner_job as cornerstone_job
+from engine.cornerstone.ledger import DEFAULT_LEDGER
 from engine.errors import ConfigError
 from engine.runner.clock import SystemClock
 from engine.runner.jobs import DEFAULT_JOB, load_job
@@ -58,6 +63,25 @@ def register(subparsers: Any) -> None:
         metavar="MODULE:FUNCTION",
         help=argparse.SUPPRESS,
     )
+    parser.add_argument(
+        "--feed-port",
+        type=int,
+        metavar="PORT",
+        help="also serve every customer's Cornerstone catalog feed on PORT (0: any free port), at "
+        "/cornerstone/{customer}/courses; not with --once",
+    )
+    parser.add_argument(
+        "--feed-host",
+        default="127.0.0.1",
+        help="address the feed binds (default %(default)s; behind a proxy)",
+    )
+    parser.add_argument(
+        "--cornerstone-ledger",
+        type=Path,
+        default=Path(os.environ.get(cornerstone_job.LEDGER_ENV) or DEFAULT_LEDGER),
+        metavar="PATH",
+        help=f"pushed-completions ledger (default: ${cornerstone_job.LEDGER_ENV}, else %(default)s)",
+    )
     parser.set_defaults(handler=run)
     actions = parser.add_subparsers(dest="runner_action", metavar="ACTION")
     resume = actions.add_parser("resume", help="lift a customer's quarantine and run it at the next tick")
@@ -71,8 +95,18 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         raise ConfigError("--configs is required", hint="lmsync runner --configs /srv/lmsync/current")
     if args.max_workers < 1:
         raise ConfigError("--max-workers must be at least 1")
+    if args.feed_port is not None and args.once:
+        raise ConfigError(
+            "--feed-port serves Cornerstone's pulls while the runner runs: it cannot go with --once",
+            hint="drop --once, or serve one customer's feed with `lmsync cornerstone feed`",
+        )
     job = load_job(args.job)
     settings = SmtpSettings.from_environ(os.environ)
+    feeds = (
+        RunnerFeeds(args.environment, reporter, host=args.feed_host, port=args.feed_port)
+        if args.feed_port is not None
+        else None
+    )
     store = StateStore.open(args.state)
     runner = Runner(
         args.configs,
@@ -86,6 +120,8 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         ),
         mailer=RecapMailer(settings) if settings is not None else None,
         reporter=reporter,
+        daily_jobs=[cornerstone_job.daily_job(args.cornerstone_ledger)],
+        config_listeners=[feeds.update] if feeds is not None else [],
     )
     if settings is None:
         reporter.info("LMSYNC_SMTP_URL is not set: recap e-mails are not sent")
@@ -103,9 +139,16 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
             reporter.info(f"ran: {', '.join(started) if started else 'nothing was due'}")
         else:
             reporter.info(f"runner {runner.owner} started on {args.configs}")
+            if feeds is not None:
+                feeds.start()
+                reporter.info(
+                    f"Cornerstone catalog feeds on {feeds.server.url}/cornerstone/{{customer}}/courses"
+                )
             runner.run_forever(poll_interval=args.poll_interval)
             reporter.info("runner stopped")
     finally:
+        if feeds is not None:
+            feeds.stop()
         store.close()
     return 0
 

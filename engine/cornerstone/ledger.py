@@ -20,6 +20,10 @@ from pathlib import Path
 from engine.cornerstone.completions import LedgerKey
 from engine.errors import StateError
 
+#: Where the CLI and the runner keep the ledger unless told otherwise: the same file, so a
+#: day pushed by hand is not pushed again by the runner on the same machine.
+DEFAULT_LEDGER = Path(".lmsync") / "cornerstone-ledger.sqlite"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cornerstone_pushed_completion (
     customer     TEXT NOT NULL,

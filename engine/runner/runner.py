@@ -8,8 +8,12 @@ PostgreSQL state re-check the customer's status once they hold the lock, so a sl
 once. A failed run is retried with backoff and, after repeated failures, the customer is
 quarantined until an SA resumes it.
 
-The runner knows nothing about syncing: it calls an injected job. It never prints (it
-reports through a Reporter) and never reads the time except through its Clock.
+The runner knows nothing about syncing: it calls an injected job. Besides the HRIS sync it
+runs ``DailyJob`` values (e.g. the Cornerstone completions push): once a day per customer at
+the local time the customer's file gives, each under its own lock and decided from its own
+run history, so it never waits for, blocks or resumes the HRIS sync. Listeners hear the
+customer files at each tick (the catalog feeds follow them). It never prints (it reports
+through a Reporter) and never reads the time except through its Clock.
 """
 
 from __future__ import annotations
@@ -18,19 +22,20 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import cast
 
-from engine.config.models import CustomerConfig
+from engine.config.models import CustomerConfig, Schedule
 from engine.console import Reporter, SilentReporter
 from engine.errors import LmsyncError
 from engine.runner.catalog import ConfigCatalog, LoadedConfig
 from engine.runner.clock import Clock
 from engine.runner.context import Job, RunContext, RunOutcome
+from engine.runner.history import due_from_history
 from engine.runner.lease import LeaseKeeper
 from engine.runner.notify import RecapMailer, compose_recap
 from engine.runner.policy import Reason, RetryPolicy, due_reason
@@ -38,6 +43,26 @@ from engine.runner.schedule import latest_fire_at_or_before
 from engine.state import RunRecord, StateStore
 
 HRIS_KIND = "hris"
+#: How many of a customer's latest runs are read to decide a daily job (its failures in a row).
+HISTORY_DEPTH = 100
+
+
+@dataclass(frozen=True)
+class DailyJob:
+    """A job run once a day per customer besides the HRIS sync.
+
+    ``schedule(config)`` gives the customer's local time for it, or None when the customer
+    does not have this job. Runs are recorded with ``kind``; a failed run is retried with the
+    runner's backoff, at most ``policy.quarantine_after`` times, then waits for the next day.
+    """
+
+    kind: str
+    job: Job
+    schedule: Callable[[CustomerConfig], Schedule | None]
+
+
+#: Hears the customer files served, at each tick (before any job starts).
+ConfigListener = Callable[[Mapping[str, LoadedConfig]], None]
 
 
 @dataclass(frozen=True)
@@ -70,6 +95,8 @@ class Runner:
         mailer: RecapMailer | None = None,
         reporter: Reporter | None = None,
         owner: str | None = None,
+        daily_jobs: Sequence[DailyJob] = (),
+        config_listeners: Sequence[ConfigListener] = (),
     ) -> None:
         self.settings = settings or RunnerSettings()
         if self.settings.max_workers < 1:
@@ -87,6 +114,10 @@ class Runner:
         self._in_flight: dict[str, RunContext | None] = {}
         self._futures: set[Future[None]] = set()
         self._stopping = threading.Event()
+        self._daily = tuple(daily_jobs)
+        self._listeners = tuple(config_listeners)
+        #: When this process first saw a (kind, customer) without any run: its slots count from then.
+        self._first_seen: dict[tuple[str, str], datetime] = {}
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -135,6 +166,7 @@ class Runner:
         if self._stopping.is_set():
             return []
         configs = self._catalog.refresh()
+        self._tell_listeners(configs)
         started: list[str] = []
         for slug, loaded in sorted(configs.items()):
             if self._stopping.is_set():
@@ -146,7 +178,25 @@ class Runner:
                     break
             if self._try_start(slug, loaded):
                 started.append(slug)
+        for daily in self._daily:
+            for slug, loaded in sorted(configs.items()):
+                key = f"{daily.kind}:{slug}"
+                with self._guard:
+                    if self._stopping.is_set() or len(self._in_flight) >= self.settings.max_workers:
+                        return started
+                    if key in self._in_flight:
+                        continue
+                if self._try_start_daily(daily, key, loaded):
+                    started.append(key)
         return started
+
+    def _tell_listeners(self, configs: Mapping[str, LoadedConfig]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(configs)
+            except Exception as exc:  # a listener's failure must not stop the syncs
+                # Only the type: an unexpected error's text may hold personal data.
+                self._reporter.warn(f"runner: a configuration listener failed ({type(exc).__name__})")
 
     def _decide(self, slug: str, loaded: LoadedConfig) -> tuple[Reason | None, RunRecord | None]:
         hris = loaded.config.hris
@@ -154,7 +204,9 @@ class Runner:
         now = self._clock.now()
         slot = latest_fire_at_or_before(hris.schedule, now)
         status = self._store.customer_status(slug)
-        unfinished = self._store.unfinished_runs(slug)
+        # Another kind's unfinished run (a daily job) is that job's to finish, not the sync's.
+        daily_kinds = {daily.kind for daily in self._daily}
+        unfinished = [run for run in self._store.unfinished_runs(slug) if run.kind not in daily_kinds]
         if status.last_slot is None and not unfinished:
             # First sight of this customer: start counting slots from now on.
             self._store.record_slot(slug, slot)
@@ -252,9 +304,11 @@ class Runner:
         finally:
             self._store.release_lock(lock_name(slug), self.owner)
 
-    def _call_job(self, config: CustomerConfig, env: str, ctx: RunContext) -> RunOutcome:
+    def _call_job(
+        self, config: CustomerConfig, env: str, ctx: RunContext, job: Job | None = None
+    ) -> RunOutcome:
         try:
-            return self._job(config, env, ctx)
+            return (job or self._job)(config, env, ctx)
         except LmsyncError as exc:
             return RunOutcome(status="failed", error=str(exc))
         except Exception as exc:
@@ -300,6 +354,105 @@ class Runner:
             self._mailer.send(hris.notify, recap)
         except LmsyncError as exc:
             self._reporter.warn(f"{run.customer}: {exc}")
+
+    # --- daily jobs ----------------------------------------------------------------------------
+
+    def _decide_daily(
+        self, daily: DailyJob, slug: str, schedule: Schedule
+    ) -> tuple[Reason | None, RunRecord | None]:
+        now = self._clock.now()
+        runs = [run for run in self._store.list_runs(slug, limit=HISTORY_DEPTH) if run.kind == daily.kind]
+        unfinished = [run for run in self._store.unfinished_runs(slug) if run.kind == daily.kind]
+        first_seen = self._first_seen.setdefault((daily.kind, slug), now)
+        reason = due_from_history(
+            runs,
+            has_unfinished=bool(unfinished),
+            latest_slot=latest_fire_at_or_before(schedule, now),
+            now=now,
+            first_seen=first_seen,
+            policy=self.settings.policy,
+        )
+        return reason, (unfinished[0] if unfinished else None)
+
+    def _try_start_daily(self, daily: DailyJob, key: str, loaded: LoadedConfig) -> bool:
+        config, slug = loaded.config, loaded.config.customer
+        schedule = daily.schedule(config)
+        if schedule is None or self.settings.environment not in config.environments:
+            return False
+        reason, _ = self._decide_daily(daily, slug, schedule)
+        if reason is None:
+            return False
+        if not self._store.acquire_lock(key, self.owner, ttl=self.settings.lock_ttl, now=self._clock.now()):
+            return False
+        try:
+            reason, unfinished = self._decide_daily(daily, slug, schedule)  # another runner may have run it
+            if reason is None:
+                self._store.release_lock(key, self.owner)
+                return False
+            with self._guard:
+                self._in_flight[key] = None
+                future = self._pool.submit(self._execute_daily, daily, key, loaded, reason, unfinished)
+                self._futures.add(future)
+            future.add_done_callback(self._forget(key))
+            return True
+        except BaseException:
+            self._store.release_lock(key, self.owner)
+            raise
+
+    def _execute_daily(
+        self, daily: DailyJob, key: str, loaded: LoadedConfig, reason: Reason, unfinished: RunRecord | None
+    ) -> None:
+        config, slug, env, store = (
+            loaded.config,
+            loaded.config.customer,
+            self.settings.environment,
+            self._store,
+        )
+        ttl = self.settings.lock_ttl
+        try:
+            if unfinished is not None:
+                run_id = unfinished.id
+                store.reopen_run(run_id)
+            else:
+                run_id = store.start_run(slug, env, daily.kind, now=self._clock.now())
+            self._reporter.info(f"{slug}: {daily.kind} run {run_id} started ({reason.value})")
+            ctx = RunContext(
+                run_id=run_id,
+                customer=slug,
+                environment=env,
+                kind=daily.kind,
+                store=store,
+                clock=self._clock,
+                reporter=self._reporter,
+                resumed=unfinished,
+            )
+            with self._guard:
+                self._in_flight[key] = ctx
+            if self._stopping.is_set():
+                ctx.request_stop()
+            interval = self.settings.heartbeat_interval or max(ttl.total_seconds() / 3, 0.05)
+            keeper = LeaseKeeper(
+                store, key, self.owner, ttl=ttl, clock=self._clock, interval=interval, on_lost=ctx.stop_event
+            )
+            with keeper:
+                outcome = self._call_job(config, env, ctx, daily.job)
+            if keeper.lost:
+                self._reporter.warn(
+                    f"{slug}: lost the lock during {daily.kind} run {run_id}; left to its new holder"
+                )
+                return
+            if outcome.report:
+                store.save_report(run_id, outcome.report)
+            store.finish_run(
+                run_id, outcome.status, counts=outcome.counts, error=outcome.error, now=self._clock.now()
+            )
+            said = f"{slug}: {daily.kind} run {run_id} {outcome.status}"
+            if outcome.status == "failed":
+                self._reporter.warn(f"{said}: {outcome.error or 'unknown error'}")
+            else:
+                self._reporter.info(said)
+        finally:
+            store.release_lock(key, self.owner)
 
     def statuses(self) -> Mapping[str, LoadedConfig]:
         """The customer files currently served (for the CLI's status output)."""
