@@ -474,3 +474,23 @@ def test_apply_killed_with_sigkill_mid_run_is_resumed_and_converges_without_dupl
     assert all(u["managers"] == [managed["00"]["_id"]] for uid, u in managed.items() if uid != "00")
     assert all(world.learner_groups(u["_id"]) - {"Acme"} for u in managed.values())
     assert_converged(world, team)
+
+
+def test_apply_asked_to_stop_with_sigterm_ends_interrupted_between_two_actions(world: ApplyWorld) -> None:
+    team = csv(*(row(f"{i:02}") for i in range(8)))
+    config, data = world.write_config(), world.tmp / "hris-term.csv"
+    data.write_text(team, encoding="utf-8")
+
+    process = _apply_process(world, config, data)
+    _poll(lambda: len(world.writes()) >= 5)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+
+    assert process.returncode == 1
+    (run,) = world.store.list_runs("acme")
+    assert run.status == "interrupted" and run.error == "interrupted before every action was applied"
+    assert f"run {run.id} was interrupted; run the same command again to complete it" in err
+    assert "interrupted" in out
+    journal = world.store.journal(run.id)
+    assert {e.status for e in journal} == {"done", "pending"}  # stopped cleanly: nothing half-recorded
+    assert world.store.lock_holder("customer:acme", now=now()) is None  # released on the way out
