@@ -76,7 +76,8 @@ class SyncOutcome:
 
     @property
     def last_applied(self) -> FileResult | None:
-        applied = [file for file in self.files if file.sha256 and file.status != "duplicate"]
+        worked = ("succeeded", "failed", "interrupted")
+        applied = [file for file in self.files if file.sha256 and file.status in worked]
         return applied[-1] if applied else None
 
     @property

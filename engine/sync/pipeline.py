@@ -167,7 +167,9 @@ def sync_files(
                 return run.outcome()
             files, selection = listing
             run.left_alone = selection.skipped
-            duplicates = _FileProcessor(settings, source, keyring, run).process_all(selection.selected)
+            processor = _FileProcessor(settings, source, keyring, run)
+            duplicates = processor.process_all(selection.selected)
+            processor.report_abandoned()
             # Retention is independent of this run's files: it runs after an error too, but
             # a stopped run leaves at once.
             if not run.stopped:
@@ -243,6 +245,26 @@ class _FileProcessor:
                 self.run.waiting = tuple(f.name for f in selected[index + 1 :])
                 break
         return duplicates
+
+    def report_abandoned(self) -> None:
+        """Say so when the file an interrupted run was applying is gone from the source (or
+        was replaced by other content).
+
+        Its remaining actions cannot be completed without the file; nothing is lost, because
+        the next file is planned against the LMS as it is (reconciliation, not replay).
+        """
+        if self.run.stopped or self.run.error is not None:
+            return  # the run did not look at every file: the one in question may be waiting
+        seen = {file.sha256 for file in self.run.files}
+        for sha, entry in self.finished.items():
+            if entry.status == "pending" and sha not in seen:
+                name = str(entry.payload.get("file"))
+                message = (
+                    f"{name}: this run was applying it when it stopped, and it is no longer on the "
+                    "source; its remaining actions are abandoned (the next file reconciles the LMS)"
+                )
+                self.s.reporter.warn(f"{self.s.config.customer}: {message}")
+                self.run.row_problems.append(message)
 
     def _process(self, info: FileInfo) -> FileResult:
         customer, name = self.s.config.customer, info.name

@@ -216,3 +216,40 @@ def test_lmsync_demo_runs_to_completion_and_its_second_pass_changes_nothing(tmp_
     assert "Applying" in done.stderr, "the apply shows its progress"
     logs = sorted((tmp_path / "demo" / "runs").glob("*.csv"))
     assert len(logs) == 2
+
+
+def test_sigterm_stops_lmsync_sync_between_actions_and_the_next_sync_completes_the_run(
+    sync_world: SyncWorld, tmp_path: Path
+) -> None:
+    world, store = sync_world, sync_world.store
+    count = 20
+    world.drop("hris-1.csv", people(*[(f"{i:03d}", "Engineer") for i in range(count)]), minutes_ago=30)
+    argv = [
+        sys.executable, "-m", "engine.cli.main", "sync", str(world.config_path),
+        "--env", "test", "--state", world.state_url,
+    ]  # fmt: skip
+
+    # The client paces writes at 10/s, so the sync is still applying when SIGTERM arrives.
+    first = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        poll(lambda: len(world.writes()) >= 8, what="the first writes")
+        first.send_signal(signal.SIGTERM)
+        out, err = first.communicate(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(10)
+    assert first.returncode == 130, out + err
+    assert "SIGTERM: stopping after the current action" in err
+    (run,) = store.list_runs("acme")
+    assert run.status == "interrupted"
+    assert f"run {run.id} (acme, test): interrupted" in out
+
+    again = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"run {run.id} (acme, test, completed from its journal): succeeded" in again.stdout
+    assert [r.id for r in store.list_runs("acme")] == [run.id]
+    creates = [w for w in world.writes() if w["method"] == "POST" and w["path"] == "/api/v2/users"]
+    assert len(creates) == count, "each user created once over the two processes"
+    assert sorted(world.managed()) == [f"{i:03d}" for i in range(count)]

@@ -4,7 +4,7 @@
 SQLite state store in ``tmp_path``, the customer file ``customers/acme.yaml`` (written as
 JSON, which is YAML) and its ``inbox`` folder. ``drop`` puts a file in the inbox with a
 chosen age; ``sync`` runs ``sync_files`` as one recorded run; ``managed`` reads the LMS
-back as ``uniqueId → user``.
+back as ``uniqueId → user``. ``StopAfter`` is a reporter that stops a run at a chosen step.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +23,7 @@ import pytest
 
 from engine.config.loader import load_config
 from engine.config.models import CustomerConfig
-from engine.console import Reporter, SilentReporter
+from engine.console import Progress, Reporter, SilentReporter
 from engine.state import StateStore
 from engine.sync import SyncOutcome, sync_files
 from tests.fixtures.sandbox import SandboxHandle
@@ -148,3 +150,38 @@ def make_world(sandbox: SandboxHandle, tmp_path: Path, monkeypatch: pytest.Monke
     world.inbox.mkdir()
     world.write_config()
     return world
+
+
+@dataclass
+class _Bar:
+    owner: StopAfter
+    target: bool
+    done: int = 0
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if self.target and self.done >= self.owner.steps:
+            self.owner.stop.set()
+
+
+@dataclass
+class StopAfter:
+    """A reporter that asks the run to stop once the ``bar``-th progress bar (one per applied
+    file) has advanced ``steps`` times: a SIGTERM at a chosen point of the apply."""
+
+    stop: threading.Event
+    bar: int
+    steps: int
+    bars: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    def info(self, message: str) -> None:
+        self.messages.append(message)
+
+    def warn(self, message: str) -> None:
+        self.messages.append(message)
+
+    @contextmanager
+    def progress(self, total: int, label: str) -> Iterator[Progress]:
+        self.bars += 1
+        yield _Bar(self, self.bars == self.bar)

@@ -12,8 +12,7 @@ import pytest
 
 from engine.cli.main import main
 from engine.runner.runner import lock_name
-from tests.engine.sync.helpers import SyncWorld, people, utcnow
-from tests.engine.sync.test_runner_job import StopAfter
+from tests.engine.sync.helpers import StopAfter, SyncWorld, people, utcnow
 from tests.fixtures.smtp import SmtpServer
 
 pytestmark = pytest.mark.integration

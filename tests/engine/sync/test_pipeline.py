@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 
-from engine.errors import FileLevelError
+from engine.errors import FileLevelError, SourceError
 from engine.files import SkipReason
-from tests.engine.sync.helpers import SyncWorld, people, utcnow
+from tests.engine.sync.helpers import StopAfter, SyncWorld, people, utcnow
 
 pytestmark = pytest.mark.integration
 
@@ -163,3 +164,43 @@ def test_a_file_replaced_after_processing_is_new_and_is_not_deleted(sync_world: 
     assert [(f.name, f.status) for f in outcome.files] == [("hris.csv", "succeeded")]
     assert sync_world.managed()["1"]["job"] == "Director"
     assert (sync_world.inbox / "hris.csv").exists()
+
+
+def test_an_unusable_source_fails_the_run_with_the_fix(sync_world: SyncWorld) -> None:
+    sync_world.write_config(source={"type": "folder", "path": "../no-such-inbox"})
+
+    _, outcome = sync_world.sync()
+
+    assert outcome.status == "failed"
+    assert isinstance(outcome.error, SourceError)
+    assert "no such folder" in str(outcome.error) and "hris.source.path" in str(outcome.error)
+    assert outcome.files == () and sync_world.writes() == []
+
+
+def test_a_stop_during_the_settle_wait_ends_the_run_at_once(sync_world: SyncWorld) -> None:
+    sync_world.write_config(file={"prefix": "hris", "extension": "csv", "settle_seconds": 30})
+    sync_world.drop("hris-1.csv", people(("1", "Engineer")), minutes_ago=30)
+    stop = threading.Event()
+    threading.Timer(0.1, stop.set).start()
+
+    started = time.monotonic()
+    _, outcome = sync_world.sync(stop_event=stop)
+
+    assert time.monotonic() - started < 10, "the 30 s wait was cut short"
+    assert outcome.status == "interrupted"
+    assert outcome.files == () and sync_world.writes() == []
+
+
+def test_a_resumed_run_whose_file_is_gone_says_its_actions_are_abandoned(sync_world: SyncWorld) -> None:
+    sync_world.drop("hris-1.csv", people(("1", "A"), ("2", "B"), ("3", "C")), minutes_ago=30)
+    stop = threading.Event()
+    run_id, first = sync_world.sync(stop_event=stop, reporter=StopAfter(stop, bar=1, steps=1))
+    assert first.status == "interrupted"
+    (sync_world.inbox / "hris-1.csv").unlink()  # the customer deleted it meanwhile
+
+    reporter = StopAfter(threading.Event(), bar=0, steps=0)
+    _, outcome = sync_world.sync(run_id=run_id, reporter=reporter)
+
+    assert outcome.status == "skipped"
+    assert any("hris-1.csv: this run was applying it when it stopped" in p for p in outcome.problems)
+    assert any("abandoned" in m for m in reporter.messages)

@@ -4,58 +4,20 @@ and run by the real Runner with the customer file's folder as the base of relati
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
 
-from engine.console import Progress, SilentReporter
+from engine.console import SilentReporter
 from engine.runner.clock import SystemClock
 from engine.runner.context import RunContext
 from engine.runner.runner import Runner, RunnerSettings
 from engine.state import RunRecord
 from engine.sync import runner_job
 from tests.engine.runner.helpers import ManualClock
-from tests.engine.sync.helpers import SyncWorld, people, utcnow
+from tests.engine.sync.helpers import StopAfter, SyncWorld, people, utcnow
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class _Bar:
-    owner: StopAfter
-    target: bool
-    done: int = 0
-
-    def advance(self, n: int = 1) -> None:
-        self.done += n
-        if self.target and self.done >= self.owner.steps:
-            self.owner.stop.set()
-
-
-@dataclass
-class StopAfter:
-    """A reporter that asks the run to stop once the ``bar``-th progress bar (one per applied
-    file) has advanced ``steps`` times: an SIGTERM at a chosen point of the apply."""
-
-    stop: threading.Event
-    bar: int
-    steps: int
-    bars: int = 0
-    messages: list[str] = field(default_factory=list)
-
-    def info(self, message: str) -> None:
-        self.messages.append(message)
-
-    def warn(self, message: str) -> None:
-        self.messages.append(message)
-
-    @contextmanager
-    def progress(self, total: int, label: str) -> Iterator[Progress]:
-        self.bars += 1
-        yield _Bar(self, self.bars == self.bar)
 
 
 def context(world: SyncWorld, run_id: str, **kwargs: object) -> RunContext:
