@@ -130,9 +130,11 @@ class CompletionsJob:
         )
         if not days:
             return RunOutcome(status="skipped", counts={"days": 0})
-        portal = CornerstoneClient.from_endpoint(endpoint)
+        # file: secret references are relative to the customer file, as everywhere.
+        base_dir = context.config_path.parent if context.config_path is not None else None
+        portal = CornerstoneClient.from_endpoint(endpoint, base_dir=base_dir)
         try:
-            with lms_client(config.environments[environment].lms) as lms:
+            with lms_client(config.environments[environment].lms, base_dir) as lms:
                 source = LmsCourseSource(lms)
                 return self._push(
                     config.customer, settings, days, source=source, portal=portal, context=context

@@ -425,6 +425,7 @@ class Runner:
                 clock=self._clock,
                 reporter=self._reporter,
                 resumed=unfinished,
+                config_path=loaded.path,
             )
             with self._guard:
                 self._in_flight[key] = ctx

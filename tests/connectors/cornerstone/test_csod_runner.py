@@ -367,3 +367,24 @@ def test_lmsync_runner_serves_the_feeds_on_feed_port(world: World, tmp_path: Pat
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_file_secret_references_resolve_from_the_customer_files_folder(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ada, _ = seed_completions(world)
+    (world.configs / "secrets").mkdir()
+    (world.configs / "secrets" / "csod").write_text("portal-secret\n", encoding="utf-8")
+    monkeypatch.delenv("ACME_CSOD_SECRET")
+    path = world.configs / "acme.yaml"
+    path.write_text(
+        path.read_text().replace('"env:ACME_CSOD_SECRET"', '"file:secrets/csod"'), encoding="utf-8"
+    )
+    clock = ManualClock(FIRST_SIGHT)
+    runner = world.runner(clock)
+    runner.run_once()
+    clock.set(SLOT_15)
+    assert runner.run_once() == [f"{KIND}:acme"]
+    assert world.store.list_runs("acme")[0].status == "succeeded"
+    assert transcripts(world) == [(ada, "c1", 1)]
+    runner.close()
