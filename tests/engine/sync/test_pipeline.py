@@ -106,12 +106,11 @@ def test_a_file_still_being_uploaded_waits_for_the_next_run(sync_world: SyncWorl
     def upload() -> None:
         # A client that preserves the source file's time: the mtime stays old while the file
         # grows, so only comparing sizes between two listings shows the upload.
-        n = 2
+        row = people(("2", "Engineer")).split(b"\n", 1)[1]  # repeated: "duplicated", little to apply
         while not finished.wait(0.02):
             with path.open("ab") as handle:
-                handle.write(people((str(n), "Engineer")).split(b"\n", 1)[1])
+                handle.write(row)
             os.utime(path, (old, old))
-            n += 1
 
     writer = threading.Thread(target=upload)
     writer.start()
@@ -128,6 +127,7 @@ def test_a_file_still_being_uploaded_waits_for_the_next_run(sync_world: SyncWorl
     assert sync_world.writes() == []
     _, later = sync_world.sync()
     assert [(f.name, f.status) for f in later.files] == [("hris-1.csv", "succeeded")]
+    assert later.counts["created"] == 1 and later.counts["duplicated"] >= 2
 
 
 def test_retention_deletes_only_old_processed_files(sync_world: SyncWorld) -> None:
