@@ -24,6 +24,7 @@ from engine.console import Reporter
 from engine.errors import ConfigError
 from engine.review.effect import Allowance, Planner, allowance_from_event, read_event
 from engine.review.git import repository_root
+from engine.review.instance import customer_folder, instance_planner
 from engine.review.planners import file_planner
 from engine.review.render import render_markdown, render_text, review_to_json
 from engine.review.report import Review, build_review
@@ -48,7 +49,19 @@ def register(subparsers: Any) -> None:
         metavar="PATH",
         help="folders or files (default: customers)",
     )
-    parser.add_argument("--input", type=Path, help="HRIS file (or plan JSON) both revisions are planned on")
+    parser.add_argument(
+        "--input",
+        type=Path,
+        help="HRIS file (or plan JSON) both revisions are planned on (default: the newest file on the "
+        "customer's source)",
+    )
+    parser.add_argument(
+        "--against",
+        choices=("instance", "empty"),
+        default="instance",
+        help="plan against the environment's LMS read live (default), or against an empty test "
+        "instance holding only the configured groups (offline; needs --input)",
+    )
     parser.add_argument("--env", default="test", help="environment the data effect is planned against")
     parser.add_argument("--format", choices=FORMATS, help="default: markdown under GitHub Actions, else text")
     parser.add_argument("--output", type=Path, help="write the review here instead of stdout")
@@ -80,13 +93,14 @@ def _event() -> dict[str, Any]:
     return dict(read_event(Path(path)))
 
 
-def choose_planner(args: argparse.Namespace) -> Planner | None:
-    """The planner of the data effect: the ``--input`` file against an empty test instance.
-
-    This is the seam where the planner reading the customer's latest source file and the
-    test instance's real state is plugged in.
-    """
-    return file_planner() if args.input is not None else None
+def choose_planner(args: argparse.Namespace, repo: Path) -> Planner | None:
+    """The planner of the data effect: the environment's live LMS by default; with
+    ``--against empty`` the ``--input`` file against an empty instance, which needs no network
+    (and no secret), for a quick look or a fork's pull request."""
+    if args.against == "empty":
+        return file_planner() if args.input is not None else None
+    under = [str((Path.cwd() / path).resolve()) for path in args.paths]
+    return instance_planner(lambda slug: customer_folder(repo, under, slug))
 
 
 def post(markdown: str, event: dict[str, Any], reporter: Reporter) -> None:
@@ -116,7 +130,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         args.base,
         args.head,
         _pathspecs(repo, args.paths),
-        planner=choose_planner(args),
+        planner=choose_planner(args, repo),
         env=args.env,
         input=args.input,
         allowance=allowance,

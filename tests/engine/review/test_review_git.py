@@ -103,7 +103,19 @@ def test_lmsync_diff_reviews_the_pull_request(
     monkeypatch.chdir(repo)
     monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
     code = main(
-        ["diff", "--base", "main", "--head", "feature", "--input", "data/hris.csv", "--format", "json"]
+        [
+            "diff",
+            "--base",
+            "main",
+            "--head",
+            "feature",
+            "--input",
+            "data/hris.csv",
+            "--against",
+            "empty",
+            "--format",
+            "json",
+        ]
     )
     report = json.loads(capsys.readouterr().out)
     assert code == 0
@@ -134,6 +146,8 @@ def test_lmsync_diff_writes_markdown_and_fails_when_a_file_is_invalid(
             "main",
             "--input",
             "../data/hris.csv",
+            "--against",
+            "empty",
             "--format",
             "markdown",
             "--output",
