@@ -13,9 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
+from engine.apply.session import runs_directory
 from engine.state.export import report_to_csv
 from engine.sync.outcome import SyncOutcome
 
@@ -24,14 +22,8 @@ COLUMNS = ("file", "line", "unique_id", "action", "result", "code", "reason")
 
 
 def run_log_dir(state_url: str) -> Path:
-    """Where run logs go for a state store at ``state_url``."""
-    try:
-        url = make_url(state_url)
-    except ArgumentError:
-        return Path(".lmsync/runs")
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return Path(url.database).expanduser().parent / "runs"
-    return Path(".lmsync/runs")
+    """Where run logs go for a state store at ``state_url`` (the same place as ``lmsync apply``'s)."""
+    return runs_directory(state_url)
 
 
 def write_sync_log(

@@ -70,8 +70,8 @@ def run(config: CustomerConfig, environment: str, context: RunContext) -> RunOut
         # this environment never received. The other environment's next sync reconciles it.
         return RunOutcome(
             status="skipped",
-            error=f"run {resumed.id} was a {resumed.kind} run of environment {resumed.environment}; "
-            f"this runner syncs {environment}, so it is closed without being completed",
+            error=f"run {resumed.id} ({resumed.kind}, environment {resumed.environment}) is not a "
+            f"scheduled HRIS sync of {environment}: it is closed without being completed",
         )
     base_dir = context.config_path.parent if context.config_path is not None else Path.cwd()
 
