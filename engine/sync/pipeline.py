@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -115,7 +115,6 @@ class _Settings:
     now: Callable[[], datetime]
     allow_deletions: int | None
     stop: threading.Event
-    environ: Mapping[str, str] | None
     on_file: Callable[[str, str], None] | None
 
 
@@ -130,7 +129,6 @@ def sync_files(
     now: Callable[[], datetime],
     allow_deletions: int | None = None,
     stop_event: threading.Event | None = None,
-    environ: Mapping[str, str] | None = None,
     on_file: Callable[[str, str], None] | None = None,
 ) -> SyncOutcome:
     """Process ``config``'s pending files into ``environment`` as run ``run_id``.
@@ -153,12 +151,11 @@ def sync_files(
         now=now,
         allow_deletions=allow_deletions,
         stop=stop_event if stop_event is not None else threading.Event(),
-        environ=environ,
         on_file=on_file,
     )
     run = _Run()
     try:
-        source = open_source(hris.source, base_dir=base_dir, environ=environ, reporter=reporter)
+        source = open_source(hris.source, base_dir=base_dir, reporter=reporter)
         run.source = source.describe()
         with source, ExitStack() as keyring:
             listing = _settled_selection(source, settings)
@@ -347,9 +344,7 @@ class _FileProcessor:
     def _decryptor(self) -> PgpDecryptor:
         # Imported once per run, and only when an encrypted file is met: gpg is not free.
         if self._pgp is None:
-            decryptor = open_decryptor(
-                self.s.hris.encryption, base_dir=self.s.base_dir, environ=self.s.environ
-            )
+            decryptor = open_decryptor(self.s.hris.encryption, base_dir=self.s.base_dir)
             self._pgp = self.keyring.enter_context(decryptor)
         return self._pgp
 
