@@ -166,6 +166,8 @@ def test_a_jwt_login_provisions_a_new_user_once_into_the_synced_group(sso_sandbo
     (user,) = [u for u in state["users"] if u["_id"] == user_id]
     assert (user["firstName"], user["lastName"], user["status"]) == ("New", "Hire", "active")
     assert state["invitations"] == [], "a user logging in right now is not sent an invitation"
+    logged = [r for r in sso_sandbox.lms.admin.requests() if r["path"] == "/api/sso/jwt/acme"]
+    assert len(logged) == 2 and all(r["query"] == "" for r in logged), "login tokens stay out of the log"
 
 
 @pytest.mark.parametrize(
