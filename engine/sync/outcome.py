@@ -60,6 +60,8 @@ class SyncOutcome:
     deleted: tuple[str, ...] = ()
     #: Selected files the run did not reach (after an error or a stop): the next run's work.
     waiting: tuple[str, ...] = ()
+    #: Things the run wants an SA to know that are about no file on the source now.
+    notices: tuple[str, ...] = ()
     error: LmsyncError | None = None
     counts: Mapping[str, int] = field(default_factory=dict)
     report: Sequence[Mapping[str, object]] = ()
@@ -155,9 +157,9 @@ def summary_lines(outcome: SyncOutcome) -> list[str]:
 
 
 def problem_lines(outcome: SyncOutcome) -> list[str]:
-    """Short lines for the recap: files not synchronized and the error, no personal data."""
+    """Short lines about the files: not synchronized, left alone, waiting. No personal data."""
     problems = [file_line(file) for file in outcome.files if file.status in ("duplicate", "skipped")]
     problems += [skipped_line(skipped) for skipped in outcome.left_alone]
     if outcome.waiting:
         problems.append(f"left for the next run: {', '.join(outcome.waiting)}")
-    return problems
+    return [*problems, *outcome.notices]

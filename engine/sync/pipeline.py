@@ -71,6 +71,7 @@ class _Run:
     report: list[dict[str, object]] = field(default_factory=list)
     #: Problems of the files' rows and writes (from the apply step), prefixed with the file.
     row_problems: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
     error: LmsyncError | None = None
     stopped: bool = False
 
@@ -93,6 +94,7 @@ class _Run:
             left_alone=self.left_alone,
             deleted=self.deleted,
             waiting=self.waiting,
+            notices=tuple(self.notices),
             error=self.error,
             counts=sum_counts(counted),
             report=list(self.report),
@@ -261,7 +263,7 @@ class _FileProcessor:
                     "source; its remaining actions are abandoned (the next file reconciles the LMS)"
                 )
                 self.s.reporter.warn(f"{self.s.config.customer}: {message}")
-                self.run.row_problems.append(message)
+                self.run.notices.append(message)
 
     def _process(self, info: FileInfo) -> FileResult:
         customer, name = self.s.config.customer, info.name

@@ -16,8 +16,9 @@ from pathlib import Path
 from engine.config.models import CustomerConfig
 from engine.errors import DeletionGuardError
 from engine.runner.context import RunContext, RunOutcome
+from engine.runner.notify import mask_emails, mask_unique_id
 from engine.runner.runner import HRIS_KIND
-from engine.sync.outcome import SyncOutcome, summary_lines
+from engine.sync.outcome import SyncOutcome, problem_lines, summary_lines
 from engine.sync.pipeline import sync_files
 
 
@@ -45,6 +46,31 @@ def error_text(
     return None
 
 
+def recap_problems(outcome: SyncOutcome, customer: str) -> list[str]:
+    """The problems the recap e-mail lists: the files', then each user set aside or failed.
+
+    Users appear as the recap shows them everywhere, a hash of their ``uniqueId``, and any
+    e-mail address in a reason is masked: the recap leaves the company by e-mail.
+    """
+    lines = problem_lines(outcome)
+    for row in outcome.report:
+        result, action, code = str(row.get("result") or ""), str(row.get("action") or ""), row.get("code")
+        if result in ("done", "unchanged") and not code:
+            continue
+        parts = [str(row.get("file") or "")]
+        if row.get("line") is not None:
+            parts.append(f"line {row['line']}")
+        parts.append(action if result in (action, "") else f"{action} {result}")
+        if code:
+            parts.append(str(code))
+        if row.get("unique_id"):
+            parts.append(f"user {mask_unique_id(customer, str(row['unique_id']))}")
+        if row.get("reason"):
+            parts.append(mask_emails(str(row["reason"])))
+        lines.append("  ".join(parts))
+    return lines
+
+
 def to_run_outcome(
     outcome: SyncOutcome, *, customer: str, environment: str, run_id: str, scheduled: bool
 ) -> RunOutcome:
@@ -56,7 +82,7 @@ def to_run_outcome(
             outcome, customer=customer, environment=environment, run_id=run_id, scheduled=scheduled
         ),
         report=list(outcome.report),
-        problems=list(outcome.problems),
+        problems=recap_problems(outcome, customer),
         file_name=outcome.file_names(),
         file_sha256=last.sha256 if last is not None else None,
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli.main import main
+from engine.runner.notify import mask_unique_id
 from engine.runner.runner import lock_name
 from tests.engine.sync.helpers import StopAfter, SyncWorld, people, utcnow
 from tests.fixtures.smtp import SmtpServer
@@ -120,7 +121,8 @@ def test_run_now_is_recorded_in_runs_and_mails_a_recap(
 ) -> None:
     monkeypatch.setenv("LMSYNC_SMTP_URL", smtp_server.url)
     sync_world.write_config(notify=["hr-ops@acme.example"])
-    sync_world.drop("hris-1.csv", people(("1", "Engineer"), ("2", "Analyst")), minutes_ago=30)
+    bad_row = b"BAD42,Active,not-an-email,First,Last,Engineer\n"
+    sync_world.drop("hris-1.csv", people(("1", "Engineer"), ("2", "Analyst")) + bad_row, minutes_ago=30)
 
     assert run_now(sync_world) == 0
 
@@ -128,12 +130,16 @@ def test_run_now_is_recorded_in_runs_and_mails_a_recap(
     assert main(["runs", "acme", "--state", sync_world.state_url, "--format", "json"]) == 0
     (run,) = json.loads(capsys.readouterr().out)["runs"]
     assert (run["status"], run["file_name"], run["counts"]["created"]) == ("succeeded", "hris-1.csv", 2)
+    assert run["counts"]["ignored"] == 1
     (message,) = smtp_server.inbox.messages
     assert smtp_server.inbox.recipients == [["hr-ops@acme.example"]]
     assert "acme test: succeeded" in message["Subject"]
     body = message.get_payload()
     assert isinstance(body, str) and "hris-1.csv" in body
     assert "u1@acme.example" not in body and "First1" not in body
+    # The set-aside row is listed with its line and code, the user only as a hash.
+    assert f"hris-1.csv  line 4  ignored  invalid_email  user {mask_unique_id('acme', 'BAD42')}" in body
+    assert "BAD42" not in body and "not-an-email" not in body
 
 
 def test_run_now_refuses_while_another_run_holds_the_customer(
