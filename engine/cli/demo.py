@@ -109,6 +109,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
             _say(f"\nwork folder kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+            _say(f"\nwork folder {workdir} removed; run with --keep to look at the state and run logs")
 
 
 def _demo(examples: Path, workdir: Path, reporter: Reporter) -> int:
