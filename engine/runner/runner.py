@@ -204,9 +204,15 @@ class Runner:
         now = self._clock.now()
         slot = latest_fire_at_or_before(hris.schedule, now)
         status = self._store.customer_status(slug)
-        # Another kind's unfinished run (a daily job) is that job's to finish, not the sync's.
-        daily_kinds = {daily.kind for daily in self._daily}
-        unfinished = [run for run in self._store.unfinished_runs(slug) if run.kind not in daily_kinds]
+        # Only the sync's own unfinished runs in this runner's environment are its to finish: a
+        # daily job's run is that job's, a killed `lmsync apply` resumes itself, and a test
+        # environment's journal must never be replayed against production.
+        env = self.settings.environment
+        unfinished = [
+            run
+            for run in self._store.unfinished_runs(slug)
+            if run.kind == HRIS_KIND and run.environment == env
+        ]
         if status.last_slot is None and not unfinished:
             # First sight of this customer: start counting slots from now on.
             self._store.record_slot(slug, slot)

@@ -181,6 +181,26 @@ def test_interrupted_run_is_completed_first_with_its_journal(configs: Path, stor
     runner.close()
 
 
+@pytest.mark.parametrize(
+    ("environment", "kind"), [("test", "hris"), ("production", "apply")], ids=["test-env", "apply"]
+)
+def test_an_unfinished_run_of_another_environment_or_kind_is_never_taken_over(
+    configs: Path, store: StateStore, environment: str, kind: str
+) -> None:
+    clock, job = ManualClock(BEFORE_0630), RecordingJob()
+    make_runner(configs, store, job, clock).run_once()
+    run_id = store.start_run("acme", environment, kind, now=BEFORE_0630)
+    store.journal_pending(run_id, [JournalEntry(key="create_user:0001", seq=1, action="create_user")])
+    runner = make_runner(configs, store, job, clock)
+    assert runner.run_once() == [], "not due, and the unfinished run is not the scheduled sync's"
+    clock.set(AT_0630)
+    assert runner.run_once() == ["acme"]
+    ctx = job.calls[0][2]
+    assert not ctx.resuming and ctx.run_id != run_id
+    assert store.get_run(run_id).status == "running", "left to the command that started it"
+    runner.close()
+
+
 def test_lock_held_elsewhere_blocks_until_its_lease_expires(configs: Path, store: StateStore) -> None:
     clock, job = ManualClock(BEFORE_0630), RecordingJob()
     runner = make_runner(configs, store, job, clock, lock_ttl=timedelta(seconds=60))
