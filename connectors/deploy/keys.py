@@ -9,7 +9,6 @@ module must never put it, or its passphrase, in a message.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import paramiko
@@ -17,9 +16,9 @@ from paramiko.hostkeys import InvalidHostKey
 from pydantic import SecretStr
 
 from connectors.sources.sftp import fingerprint, key_line
+from connectors.ssh import parse_private_key
 from engine.deploy.errors import DeployError, RunnerHostKeyError
 from engine.deploy.release import RunnerAddress
-from engine.errors import ConfigError
 
 
 class UnknownHostKey(paramiko.SSHException):  # type: ignore[misc]
@@ -94,20 +93,9 @@ def _short_type(key: paramiko.PKey) -> str:
 
 def load_identity(key: SecretStr, passphrase: SecretStr | None) -> paramiko.PKey:
     """The deploy key (OpenSSH or PEM; ed25519, ECDSA or RSA) from a resolved ``--identity``."""
-    text = key.get_secret_value()
-    secret = passphrase.get_secret_value() if passphrase is not None else None
-    for key_class in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
-        try:
-            return key_class.from_private_key(io.StringIO(text), password=secret)
-        except paramiko.PasswordRequiredException as exc:
-            raise ConfigError(
-                "the --identity key is protected by a passphrase",
-                hint="give it by reference: --passphrase env:NAME or file:PATH",
-            ) from exc
-        except (paramiko.SSHException, ValueError, TypeError):
-            continue  # not this key type (or a wrong passphrase): try the next
-    raise ConfigError(
-        "--identity is not a usable OpenSSH or PEM private key"
-        + (" (or the --passphrase is wrong)" if passphrase is not None else ""),
-        hint="the secret must hold the whole private key, BEGIN and END lines included",
+    return parse_private_key(
+        key,
+        passphrase,
+        name="the --identity key",
+        passphrase_hint="give it by reference: --passphrase env:NAME or file:PATH",
     )

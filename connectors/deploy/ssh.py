@@ -32,6 +32,7 @@ import paramiko
 from pydantic import SecretStr
 
 from connectors.deploy.keys import KnownHosts, RefuseUnknownHosts, UnknownHostKey
+from connectors.ssh import locked_down_connection
 from engine.deploy.errors import DeployError, RunnerAuthError, RunnerUnavailableError
 from engine.deploy.host import HostState
 from engine.deploy.release import RunnerAddress, is_release_name, releases_among
@@ -98,32 +99,23 @@ class SshRunnerHost:
     def _connect(self) -> fabric.Connection:
         if self._connection is not None:
             return self._connection
-        # An explicit, empty ssh_config and a lazy config: no ~/.ssh/config or fabric.yaml can
-        # redirect the host, add a proxy command or an identity behind our back.
-        config = fabric.Config(ssh_config=paramiko.SSHConfig(), lazy=True)
-        connect_kwargs: dict[str, object] = {
-            "banner_timeout": self.timeout,
-            "auth_timeout": self.timeout,
-            "channel_timeout": self.timeout,
-        }
+        auth: dict[str, object]
         if self._identity is not None:
-            connect_kwargs.update(pkey=self._identity, look_for_keys=False, allow_agent=False)
+            auth = {"pkey": self._identity, "look_for_keys": False, "allow_agent": False}
         else:
-            connect_kwargs.update(look_for_keys=True, allow_agent=True)
+            auth = {"look_for_keys": True, "allow_agent": True}
             if self._passphrase is not None:
-                connect_kwargs["passphrase"] = self._passphrase.get_secret_value()
-        connection = fabric.Connection(
+                auth["passphrase"] = self._passphrase.get_secret_value()
+        connection = locked_down_connection(
             self.address.host,
             user=self.address.user,
             port=self.address.port,
-            config=config,
-            connect_timeout=self.timeout,
-            connect_kwargs=connect_kwargs,
+            timeout=self.timeout,
+            auth=auth,
+            host_keys=self.known_hosts.keys_for(self.address),
+            known_as=self.address.known_hosts_name,
+            on_unknown_host=RefuseUnknownHosts(),
         )
-        client = connection.client
-        client.set_missing_host_key_policy(RefuseUnknownHosts())
-        for key_type, key in self.known_hosts.keys_for(self.address).items():
-            client.get_host_keys().add(self.address.known_hosts_name, key_type, key)
         self._connection = connection
         try:
             connection.open()

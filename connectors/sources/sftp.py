@@ -32,6 +32,7 @@ from paramiko.ssh_exception import NoValidConnectionsError
 from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from connectors.ssh import locked_down_connection, parse_private_key
 from engine.errors import (
     AuthenticationError,
     ConfigError,
@@ -85,23 +86,12 @@ def parse_host_key(line: str) -> paramiko.PKey:
 
 
 def load_private_key(key: SecretStr, passphrase: SecretStr | None) -> paramiko.PKey:
-    """Parse an OpenSSH or PEM private key (ed25519, ECDSA or RSA) held as a secret."""
-    text = key.get_secret_value()
-    secret = passphrase.get_secret_value() if passphrase is not None else None
-    for key_class in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
-        try:
-            return key_class.from_private_key(io.StringIO(text), password=secret)
-        except paramiko.PasswordRequiredException as exc:
-            raise ConfigError(
-                "hris.source.private_key is protected by a passphrase",
-                hint="set hris.source.private_key_passphrase: env:NAME",
-            ) from exc
-        except (paramiko.SSHException, ValueError, TypeError):
-            continue  # not this key type (or a wrong passphrase): try the next
-    raise ConfigError(
-        "hris.source.private_key is not a usable OpenSSH or PEM private key"
-        + (" (or its passphrase is wrong)" if passphrase is not None else ""),
-        hint="the secret must hold the whole private key, BEGIN and END lines included",
+    """Parse ``hris.source.private_key`` (OpenSSH or PEM; ed25519, ECDSA or RSA)."""
+    return parse_private_key(
+        key,
+        passphrase,
+        name="hris.source.private_key",
+        passphrase_hint="set hris.source.private_key_passphrase: env:NAME",
     )
 
 
@@ -168,34 +158,23 @@ class SftpSource:
     def _connect(self) -> paramiko.SFTPClient:
         if self._sftp is not None:
             return self._sftp
-        # An explicit, empty ssh_config and a lazy config: no ~/.ssh/config, no fabric.yaml
-        # can redirect the host, add a proxy command or an identity behind our back.
-        config = fabric.Config(ssh_config=paramiko.SSHConfig(), lazy=True)
-        connect_kwargs: dict[str, object] = {
-            "look_for_keys": False,
-            "allow_agent": False,
-            "banner_timeout": self.timeout,
-            "auth_timeout": self.timeout,
-            "channel_timeout": self.timeout,
-        }
+        auth: dict[str, object] = {"look_for_keys": False, "allow_agent": False}
         if self._password is not None:
-            connect_kwargs["password"] = self._password.get_secret_value()
+            auth["password"] = self._password.get_secret_value()
         else:
-            connect_kwargs["pkey"] = self._private_key
-        connection = fabric.Connection(
+            auth["pkey"] = self._private_key
+        # Known-hosts naming: paramiko looks the server up as "[host]:port" off port 22. With
+        # the pinned key registered, paramiko also asks the server for that key type first.
+        connection = locked_down_connection(
             self.host,
             user=self.username,
             port=self.port,
-            config=config,
-            connect_timeout=self.timeout,
-            connect_kwargs=connect_kwargs,
+            timeout=self.timeout,
+            auth=auth,
+            host_keys={self.pinned.get_name(): self.pinned},
+            known_as=self.host if self.port == 22 else f"[{self.host}]:{self.port}",
+            on_unknown_host=_RefuseUnpinned(),
         )
-        client = connection.client
-        client.set_missing_host_key_policy(_RefuseUnpinned())
-        # Known-hosts naming: paramiko looks the server up as "[host]:port" off port 22. With
-        # the pinned key registered, paramiko also asks the server for that key type first.
-        entry = self.host if self.port == 22 else f"[{self.host}]:{self.port}"
-        client.get_host_keys().add(entry, self.pinned.get_name(), self.pinned)
         self._connection = connection
         try:
             connection.open()

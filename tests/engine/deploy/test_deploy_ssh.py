@@ -277,7 +277,7 @@ def test_wrong_or_locked_deploy_keys_are_refused_clearly(
     locked = SecretStr(stranger.read_text())
     with pytest.raises(ConfigError, match="protected by a passphrase"):
         load_identity(locked, None)
-    with pytest.raises(ConfigError, match="or the --passphrase is wrong"):
+    with pytest.raises(ConfigError, match="or its passphrase is wrong"):
         load_identity(locked, SecretStr("nope"))
     host = SshRunnerHost(
         RunnerAddress(sshd.username, sshd.host, sshd.port),
