@@ -16,8 +16,7 @@ from engine.config.models import Source as SourceConfig
 from engine.errors import AuthenticationError, ConfigError, HostKeyError, SourceError, SourceUnavailableError
 from engine.files import Source
 from tests.fixtures.sshd import SshServer
-
-from .proxy import CuttingProxy
+from tests.netproxy import CuttingProxy
 
 pytestmark = pytest.mark.integration
 

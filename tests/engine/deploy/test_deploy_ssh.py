@@ -33,9 +33,9 @@ from engine.errors import ConfigError
 from engine.runner.catalog import ConfigCatalog
 from tests.engine.runner.helpers import write_customer
 from tests.fixtures.sshd import SshServer
+from tests.netproxy import CuttingProxy
 
 from .conftest import SHA_1, SHA_2, SHA_3, SecondLogin, cli_args, owned_folder, ssh_host
-from .proxy import UploadCuttingProxy
 
 pytestmark = pytest.mark.integration
 
@@ -330,7 +330,7 @@ def test_a_connection_dropped_mid_upload_leaves_current_untouched_and_no_partial
         path = write_customer(customers, slug)
         path.write_text(path.read_text() + padding)
     big = collect(customers).at(SHA_2)
-    with UploadCuttingProxy(sshd.port, cut_after=250_000) as proxy:
+    with CuttingProxy(sshd.port, cut_after={0: 250_000}, direction="upload") as proxy:
         known = known_hosts.parent / "known_hosts_proxy"
         known.write_text(f"[{sshd.host}]:{proxy.port} {sshd.host_key}\n")
         _, [outcome] = deploy(
@@ -517,7 +517,8 @@ def test_a_failing_host_is_reported_and_the_others_still_deploy(
     deploy_key_env: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with UploadCuttingProxy(sshd.port, cut_after=0) as dead:  # every first connection dies at once
+    # The first connection through the proxy dies at once.
+    with CuttingProxy(sshd.port, cut_after={0: 0}, direction="upload") as dead:
         args = cli_args(sshd, deploy_root, known_hosts, customers, "--sha", SHA_1)
         args += ["--host", f"{sshd.username}@{sshd.host}:{dead.port}"]
         assert main(args) == 1
@@ -531,7 +532,7 @@ def test_a_failing_host_is_reported_and_the_others_still_deploy(
 def test_unreachable_host_is_a_transient_failure(
     sshd: SshServer, deploy_root: Path, known_hosts: Path
 ) -> None:
-    with UploadCuttingProxy(sshd.port, cut_after=0) as dead:
+    with CuttingProxy(sshd.port, cut_after={0: 0}, direction="upload") as dead:
         host = ssh_host(sshd, deploy_root, known_hosts, port=dead.port)
         with pytest.raises(RunnerUnavailableError) as caught, host:
             pass

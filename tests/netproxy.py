@@ -1,9 +1,11 @@
-"""A TCP proxy on 127.0.0.1 that cuts the first connection once the client has sent N bytes.
+"""A tiny TCP proxy on 127.0.0.1 that can cut a connection mid-stream, for real drop tests.
 
-``UploadCuttingProxy(upstream_port, cut_after=200_000)`` forwards every connection to the
-upstream port; the first one is closed on both sides once that many bytes flowed from the
-client to the server -- what a deploy sees when the link drops in the middle of an upload.
-Later connections (the deploy's reconnect to clean up) pass untouched.
+``CuttingProxy(upstream_port, cut_after={0: 200_000})`` forwards every connection to the
+upstream port and, for the connections whose index (0 = first) is in ``cut_after``, closes
+both sides once that many bytes have flowed one way: from the server to the client
+(``direction="download"``, an SFTP read cut short) or from the client to the server
+(``"upload"``, a deploy's upload cut short). The client sees exactly what a dropped network
+link looks like; later connections (its reconnect) pass untouched unless listed.
 """
 
 from __future__ import annotations
@@ -12,23 +14,32 @@ import contextlib
 import socket
 import threading
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self
 
 
-class UploadCuttingProxy:
-    def __init__(self, upstream_port: int, *, cut_after: int) -> None:
+class CuttingProxy:
+    def __init__(
+        self,
+        upstream_port: int,
+        *,
+        cut_after: dict[int, int] | None = None,
+        direction: Literal["download", "upload"] = "download",
+    ) -> None:
         self.upstream_port = upstream_port
-        self.cut_after = cut_after
+        self.cut_after = dict(cut_after or {})
+        self.direction = direction
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self.listener.getsockname()[1]
         self.connections = 0
         self.cuts = 0
         self._sockets: list[socket.socket] = []
-        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
 
     def __enter__(self) -> Self:
-        self._start(self._accept)
+        thread = threading.Thread(target=self._accept, daemon=True)
+        thread.start()
+        self._threads.append(thread)
         return self
 
     def __exit__(
@@ -46,11 +57,6 @@ class UploadCuttingProxy:
         for thread in self._threads:
             thread.join(timeout=5)
 
-    def _start(self, target: object, *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
-        thread.start()
-        self._threads.append(thread)
-
     def _accept(self) -> None:
         while True:
             try:
@@ -59,19 +65,24 @@ class UploadCuttingProxy:
                 return  # listener closed
             upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
             with self._lock:
-                first = self.connections == 0
+                index = self.connections
                 self.connections += 1
                 self._sockets += [client, upstream]
-            pair = (client, upstream)
-            self._start(self._pump, client, upstream, self.cut_after if first else None, pair)
-            self._start(self._pump, upstream, client, None, pair)
+            limit = self.cut_after.get(index)
+            up, down = (limit, None) if self.direction == "upload" else (None, limit)
+            for source, target, cut in ((client, upstream, up), (upstream, client, down)):
+                thread = threading.Thread(target=self._pump, args=(source, target, cut, client, upstream))
+                thread.daemon = True
+                thread.start()
+                self._threads.append(thread)
 
     def _pump(
         self,
         source: socket.socket,
         target: socket.socket,
         limit: int | None,
-        pair: tuple[socket.socket, socket.socket],
+        client: socket.socket,
+        upstream: socket.socket,
     ) -> None:
         sent = 0
         try:
@@ -88,6 +99,6 @@ class UploadCuttingProxy:
                 sent += len(chunk)
         except OSError:
             pass  # the other side went away: close both below
-        for sock in pair:
+        for sock in (client, upstream):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
