@@ -11,7 +11,9 @@ This module must never decide what a user wants (``desired.py``) nor emit action
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+from collections import Counter
+from collections.abc import Collection, Container, Mapping
+from itertools import chain
 
 from engine.config.models import Hris
 from engine.errors import PlanError
@@ -88,20 +90,6 @@ class GroupTree:
                     stack.append(child.id)
         return frozenset(found)
 
-    def learner_index(self, learners: Mapping[str, frozenset[str]]) -> dict[str, tuple[str, ...]]:
-        """user id → scope groups (other than the root) where it is learner.
-
-        Combinations repeat (everyone in Paris has the same tuple), so tuples are shared:
-        at a million users that is the difference between one tuple per user and a few
-        hundred in all.
-        """
-        per_user: dict[str, tuple[str, ...]] = {}
-        for group_id in sorted(self.scope - {self.root_id}):
-            for user_id in learners.get(group_id, ()):
-                per_user[user_id] = (*per_user.get(user_id, ()), group_id)
-        shared: dict[tuple[str, ...], tuple[str, ...]] = {}
-        return {user: shared.setdefault(groups, groups) for user, groups in per_user.items()}
-
     def missing_prefixes(
         self, path: tuple[str, ...], planned: Container[tuple[str, ...]]
     ) -> list[tuple[str, ...]]:
@@ -111,3 +99,60 @@ class GroupTree:
             for depth in range(1, len(path) + 1)
             if path[:depth] not in self.by_path and path[:depth] not in planned
         ]
+
+
+class ScopeLearners:
+    """Who is learner of which scope group (the root aside), per user or for many at once.
+
+    ``of(user)`` is the sorted tuple of scope groups where the user is learner, as the
+    planner compares it with what a row wants; the bulk check (``unchanged.py``) asks the
+    per-group sets directly, which stay small and in cache, instead of a million-entry
+    index. ``repeated`` counts the groups of users learner in more than one.
+    """
+
+    def __init__(self, tree: GroupTree, learners: Mapping[str, Collection[str]]) -> None:
+        self.groups = tuple(sorted(tree.scope - {tree.root_id}))
+        self.members: dict[str, frozenset[str]] = {}
+        for group_id in self.groups:
+            members = learners.get(group_id, frozenset())
+            self.members[group_id] = members if isinstance(members, frozenset) else frozenset(members)
+        self._memo: dict[str, tuple[str, ...]] = {}
+        self._everyone: frozenset[str] | None = None
+        self._repeated: dict[str, int] | None = None
+
+    def of(self, user_id: str) -> tuple[str, ...]:
+        found = self._memo.get(user_id)
+        if found is None:
+            found = self._memo[user_id] = tuple(g for g in self.groups if user_id in self.members[g])
+        return found
+
+    def prefetch(self, user_ids: Collection[str]) -> None:
+        """``of`` for many users in one pass per group (set intersections stay in C)."""
+        wanted = user_ids if isinstance(user_ids, set | frozenset) else frozenset(user_ids)
+        found: dict[str, list[str]] = {user_id: [] for user_id in wanted if user_id not in self._memo}
+        for group_id in self.groups:
+            for user_id in self.members[group_id].intersection(found):
+                found[user_id].append(group_id)
+        shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for user_id, groups in found.items():
+            key = tuple(groups)
+            self._memo[user_id] = shared.setdefault(key, key)
+
+    @property
+    def everyone(self) -> frozenset[str]:
+        """Users learner of at least one scope group."""
+        if self._everyone is None:
+            self._everyone = frozenset().union(*self.members.values())
+        return self._everyone
+
+    @property
+    def repeated(self) -> dict[str, int]:
+        """user → number of scope groups, for users learner of two or more."""
+        if self._repeated is None:
+            total = sum(map(len, self.members.values()))
+            if total == len(self.everyone):
+                self._repeated = {}
+            else:
+                counts = Counter(chain.from_iterable(self.members.values()))
+                self._repeated = {user: n for user, n in counts.items() if n > 1}
+        return self._repeated

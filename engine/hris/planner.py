@@ -14,6 +14,7 @@ learner or a group outside the scope ``groups.GroupTree`` computes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fractions import Fraction
 from operator import attrgetter
 from typing import Any
@@ -41,10 +42,12 @@ from engine.hris.actions import (
 )
 from engine.hris.desired import DesiredState, DesiredUser
 from engine.hris.gcpause import without_collector
-from engine.hris.groups import GroupTree
+from engine.hris.groups import GroupTree, ScopeLearners
 from engine.hris.plan import Change, FieldChange, Guard, Plan, Summary
 from engine.hris.rows import Problem
 from engine.hris.snapshot import PROFILE_ATTRIBUTES, CustomFieldDefinition, CustomValue, LmsUser, Snapshot
+from engine.hris.unchanged import Settled, manager_rows, settle
+from engine.hris.users import DesiredUsers
 
 _GroupKey = tuple[str | None, tuple[str, ...]]
 
@@ -91,7 +94,7 @@ class _Planner:
         self.tree = GroupTree(snapshot, config)
         self.root = config.group
         self.root_learners = snapshot.learners.get(config.group, frozenset())
-        self.learner_of = self.tree.learner_index(snapshot.learners)
+        self.learners = ScopeLearners(self.tree, snapshot.learners)
         self.group_rules = bool(config.groups.rules)
         self._custom_setup()
         attrs = tuple(PROFILE_ATTRIBUTES[name] for name in desired.profile_fields)
@@ -182,7 +185,16 @@ class _Planner:
 
     def plan(self, allow_deletions: int | None) -> Plan:
         by_unique_id = self.snapshot.by_unique_id
-        for user in self.desired.users.values():
+        users = self.desired.users
+        settled: Settled | None = None
+        alone: Iterable[DesiredUser] = users.values()
+        if isinstance(users, DesiredUsers):
+            # Users the LMS already matches are settled in bulk; the rest one by one, here.
+            settled = self._settle(users)
+            alone = [users.user_at(row) for row in sorted((*users.decided, *settled.others))]
+            linked = (by_unique_id.get(user.unique_id) for user in alone)
+            self.learners.prefetch({user.id for user in linked if user is not None})
+        for user in alone:
             if user.active:
                 self._sync(user)
             elif user.unique_id in by_unique_id:
@@ -193,10 +205,52 @@ class _Planner:
                 if unique_id not in present:
                     self._delete(unique_id)
         if self.desired.has_manager:
-            for user in self.desired.users.values():
-                if user.active and user.manager is not None and user.unique_id not in self.skipped:
-                    self._manager(user)
+            managed = [
+                user
+                for user in alone
+                if user.active and user.manager is not None and user.unique_id not in self.skipped
+            ]
+            if settled is not None and isinstance(users, DesiredUsers):
+                again = manager_rows(users, settled, self.deleting | self.skipped)
+                managed.extend(map(users.user_at, again))
+                # Managers named by these users are looked up in the file: index only them.
+                users.index_only({user.manager for user in managed if user.manager})
+            for user in managed:
+                self._manager(user)
         return self._assemble(allow_deletions)
+
+    def _settle(self, users: DesiredUsers) -> Settled:
+        tree = self.tree
+
+        def wanted_groups(path: tuple[str, ...], rule_groups: tuple[str, ...]) -> tuple[str, ...] | None:
+            # What _groups wants: the rule groups and the hierarchy leaf, root aside.
+            want = set(rule_groups)
+            if path:
+                leaf = tree.by_path.get(path)
+                if leaf is None:
+                    return None
+                want.add(leaf)
+            want.discard(self.root)
+            return tuple(sorted(want))
+
+        targets = self.targets
+        settled = settle(
+            users,
+            self.snapshot.by_unique_id,
+            profile_attributes=tuple(PROFILE_ATTRIBUTES[name] for name in self.desired.profile_fields),
+            custom_field_ids=tuple(field_id for _, _, field_id in targets)
+            if targets or self.stale_fields
+            else None,
+            stale_fields=self.stale_fields,
+            wanted_groups=wanted_groups,
+            learners=self.learners,
+            root_learners=self.root_learners,
+        )
+        self.existing += len(settled.rows)
+        if self.group_rules:
+            groups, combo = users.columns.groups, users.columns.combo
+            self.no_group_rule += sum(1 for row in settled.rows if not groups[combo[row]][1])
+        return settled
 
     def _sync(self, user: DesiredUser) -> None:
         current = self.snapshot.by_unique_id.get(user.unique_id)
@@ -287,9 +341,7 @@ class _Planner:
             self.updates.append(UpdateProfile(ref, tuple(patch)))
         self._custom(user, ref, current.custom_fields, fields)
         group_draft = draft or _Draft("update")
-        self._groups(
-            user, ref, current.id in self.root_learners, self.learner_of.get(current.id, ()), group_draft
-        )
+        self._groups(user, ref, current.id in self.root_learners, self.learners.of(current.id), group_draft)
         if fields or group_draft.add or group_draft.remove or draft is not None:
             group_draft.fields[:0] = fields
             self.drafts[user.unique_id] = group_draft

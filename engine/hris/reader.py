@@ -13,8 +13,6 @@ never keep more than one copy of the rows: at a million rows memory is the budge
 from __future__ import annotations
 
 import csv
-import io
-from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,6 +20,7 @@ from typing import TYPE_CHECKING
 from engine.config.models import FileNaming
 from engine.errors import FileLevelError
 from engine.hris.gcpause import without_collector
+from engine.hris.table import LineCountMismatchError, LineFeed, parse_rows, rows_one_by_one
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -37,7 +36,8 @@ class HrisFile:
 
     ``rows[i]`` is the list of fields csv produced (its length may differ from the header's:
     the row rules report that); ``lines[i]`` is the 1-based line where it starts, which is
-    what an SA finds in an editor even when quoted fields span several lines.
+    what an SA finds in an editor even when quoted fields span several lines. ``read_rows``
+    stores the rows as a ``RowTable`` (columns); any sequence of lists is accepted.
     """
 
     file_name: str
@@ -69,25 +69,22 @@ def read_rows(data: bytes, *, file_name: str, naming: FileNaming) -> HrisFile:
             hint="the HRIS export produced no header nor rows; re-run the export and upload it again",
         )
     delimiter = _delimiter(text, naming, file_name)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    feed = LineFeed(text)
+    reader = csv.reader(feed, delimiter=delimiter, strict=True)
     header_line, header = _header(reader, file_name, delimiter)
-    rows: list[list[str]] = []
-    lines = array("L")
-    previous = reader.line_num
+    rows: Sequence[list[str]]
+    lines: Sequence[int]
     try:
-        for row in reader:
-            # line_num counts physical lines consumed so far, so the row began right after
-            # the previous row's last line, embedded newlines included.
-            start = previous + 1
-            previous = reader.line_num
-            if row:  # csv yields [] for a blank line; blank lines carry no user
-                rows.append(row)
-                lines.append(start)
+        try:
+            rows, lines = parse_rows(text, feed.offset, header_line + 1, delimiter, len(header))
+        except (csv.Error, LineCountMismatchError):
+            # The reference loop says which line is wrong (or settles an odd line count).
+            rows, lines = rows_one_by_one(text, feed.offset, header_line + 1, delimiter)
     except csv.Error as exc:
         raise FileLevelError(
             f"the file cannot be parsed as delimited text ({exc})",
             file=file_name,
-            line=previous + 1,
+            line=getattr(exc, "line", header_line + 1),
             hint="a quoted field is probably not closed; fix the quotes from this line on "
             '(a quote inside a field is written twice: "")',
         ) from exc

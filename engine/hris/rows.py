@@ -100,16 +100,17 @@ class ValueMatcher:
     because HRIS values are codes an SA copies from the export.
     """
 
-    __slots__ = ("_tests",)
+    __slots__ = ("tests",)
 
     def __init__(self, header: Sequence[str], wanted: Mapping[str, Sequence[str]]) -> None:
-        self._tests = tuple(
+        #: (column index, accepted values) pairs, ANDed.
+        self.tests = tuple(
             (header.index(column), frozenset(value.strip() for value in values))
             for column, values in wanted.items()
         )
 
     def matches(self, row: Sequence[str]) -> bool:
-        return all(row[index].strip() in values for index, values in self._tests)
+        return all(row[index].strip() in values for index, values in self.tests)
 
 
 def problem_wrong_field_count(line: int, unique_id: str | None, found: int, expected: int) -> Problem:

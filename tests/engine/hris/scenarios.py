@@ -192,7 +192,7 @@ def generate(
             managers = (f"u{int(boss[1:])}",)
         if state != "same":
             managers = _pick(rng, [(managers, 8), ((), 2), (("u0",), 1), (("u1", "u2"), 1)])
-        title = cell["title"].strip()
+        title = cell["title"].strip() or None
         if state == "drift":
             title = _pick(rng, [(cell["title"] or None, 6), ("Old title", 1)])
         lms.append(
@@ -202,7 +202,7 @@ def generate(
                 "deleted" if state.endswith("deleted") or state == "deleted-taken" else "active",
                 cell["firstName"].strip() or None,
                 _pick(rng, [(cell["lastName"] or None, 8), ("Renamed", 1)]),
-                cell["organization"] or "",
+                cell["organization"] or None,  # the LMS API gives absent fields as null
                 title,
                 _pick(rng, [(lang, 6), ("fr", 1), ("en", 1), (None, 1)]) if state != "same" else lang,
                 tuple(values),
