@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 from connectors.sandbox import groups, people, records
 from connectors.sandbox.admin_api import handle_admin
@@ -157,8 +157,8 @@ class SandboxApp:
             method, path, query=split.query, headers=headers, raw_body=raw_body, base_url=base_url
         )
         # A public route's query is its credential (an SSO login token, which names the user):
-        # the request log keeps the path only.
-        query = "" if _match(self.public_routes, method, path) else split.query
+        # the request log keeps the path only. Elsewhere a look-up by address keeps its key only.
+        query = "" if _match(self.public_routes, method, path) else _loggable_query(split.query)
         self._record(method, path, query, None if outcome.drop else outcome.status, fault)
         return outcome
 
@@ -233,6 +233,17 @@ class SandboxApp:
         except ApiError as exc:
             return json_outcome(exc.status, exc.body())
         return json_outcome(response.status, response.body, response.headers)
+
+
+def _loggable_query(query: str) -> str:
+    """The query without personal data: a ``mail`` value (or any value holding an address)
+    becomes ``<masked>``; cursors, filters and flags stay as sent."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(key == "mail" or "@" in value for key, value in pairs):
+        return query
+    return urlencode(
+        [(key, "<masked>" if key == "mail" or "@" in value else value) for key, value in pairs], safe="<>"
+    )
 
 
 def _match(routes: Sequence[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:

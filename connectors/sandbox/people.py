@@ -109,7 +109,8 @@ def _profile(body: dict[str, Any]) -> dict[str, str | None]:
 def _mail(body: dict[str, Any]) -> str:
     mail = require_str(body, "mail")
     if mail is None or not MAIL_PATTERN.match(mail):
-        raise ApiError(400, "mailInvalid", "mail is not a valid e-mail address")
+        # Echoes the address, as APIs often do: the client must mask it (a harsher peer).
+        raise ApiError(400, "mailInvalid", f"mail {mail!r} is not a valid e-mail address")
     return mail
 
 
@@ -130,7 +131,7 @@ def insert_user(
     status = "invited" if send_invitation else "active"
     existing = conn.execute("SELECT * FROM users WHERE lower(mail) = lower(?)", (mail,)).fetchone()
     if existing is not None and existing["status"] != "deleted":
-        raise ApiError(400, "mailAlreadyUsed", f"another user ({existing['id']}) already has this mail")
+        raise ApiError(400, "mailAlreadyUsed", f"mail {mail} is already used by user {existing['id']}")
     if existing is not None:
         uid, restored = str(existing["id"]), True
         sets = ", ".join(f"{c} = ?" for c in profile)
@@ -247,7 +248,7 @@ def update_user(db: Database, req: ApiRequest) -> ApiResponse:
                 "SELECT id FROM users WHERE lower(mail) = lower(?) AND id != ?", (mail, row["id"])
             ).fetchone()
             if other is not None:
-                raise ApiError(400, "mailAlreadyUsed", f"another user ({other['id']}) already has this mail")
+                raise ApiError(400, "mailAlreadyUsed", f"mail {mail} is already used by user {other['id']}")
             changes["mail"] = mail
         if changes:
             sets = ", ".join(f"{c} = ?" for c in changes)
