@@ -7,10 +7,11 @@ rules and the planner run as C-level passes (``map``, ``zip``, sets) instead of 
 loop per row: that is what makes a million rows plan in seconds.
 
 Parsing gives exactly what ``csv.reader(io.StringIO(text, newline=""), delimiter=d,
-strict=True)`` gives, with the same line numbers: a file without any quote character is cut
-with ``str.split`` (same result, several times faster); any other goes through
-``csv.reader`` in batches. When in doubt (a csv error, an unexpected line count) the caller
-falls back to ``rows_one_by_one``, the plain loop, whose result is the reference.
+strict=True)`` gives, with the same line numbers: a file without any quote character, or
+with every field quoted around plain values, is cut with ``str.split`` (same result,
+several times faster); anything else goes through ``csv.reader`` in batches. When in
+doubt (a csv error, an unexpected line count) the caller falls back to ``rows_one_by_one``,
+the plain loop, whose result is the reference.
 
 This module must never interpret a value, and never return something ``csv.reader`` would not.
 """
@@ -233,9 +234,10 @@ def parse_rows(
     ``LineCountMismatchError``."""
     builder = TableBuilder(width)
     crlf = text.find("\r", start) >= 0
-    if text.find('"', start) < 0 and (not crlf or text.count("\r", start) == text.count("\r\n", start)):
-        _split_rows(text, start, first_line, delimiter, builder, crlf=crlf)
-    else:
+    if delimiter != '"' and (not crlf or text.count("\r", start) == text.count("\r\n", start)):
+        quoted = text.find('"', start) >= 0
+        start, first_line = _split_rows(text, start, first_line, delimiter, builder, crlf=crlf, quoted=quoted)
+    if start < len(text):
         _csv_rows(text, start, first_line, delimiter, builder)
     return builder.table(), builder.lines()
 
@@ -275,10 +277,16 @@ def _stringio_lines(text: str, start: int) -> Iterator[str]:
 
 
 def _split_rows(
-    text: str, start: int, line: int, delimiter: str, builder: TableBuilder, *, crlf: bool
-) -> None:
-    """No quote character and no lone CR: every physical line is one record whose fields
-    are exactly ``line.split(delimiter)`` (csv's result), checked chunk by chunk."""
+    text: str, start: int, line: int, delimiter: str, builder: TableBuilder, *, crlf: bool, quoted: bool
+) -> tuple[int, int]:
+    """Rows cut with ``str.split``, chunk by chunk, as long as that is csv's result: where it
+    stops (offset and line of the next record), csv takes over.
+
+    No lone CR anywhere: every physical line is one record whose fields are
+    ``line.split(delimiter)`` when the text holds no quote; or, with quotes, when a chunk is
+    exactly lines of ``"field","field"`` whose fields hold no quote, delimiter or newline
+    (checked by rebuilding the chunk from its unquoted text).
+    """
     limit = csv.field_size_limit()
     size = max(1, min(_CHUNK, limit))
     position, end = start, len(text)
@@ -291,36 +299,70 @@ def _split_rows(
                 cut = text.find("\n", position + size)
             stop = end if cut < 0 else cut + 1
         chunk = text[position:stop]
+        lines = chunk.replace("\r\n", "\n") if crlf else chunk
+        body = lines[:-1] if lines.endswith("\n") else lines
+        plain = _unquoted(body, delimiter) if quoted else body
+        if plain is not None and _split_chunk(plain, line, delimiter, builder, limit=limit):
+            line += body.count("\n") + 1
+        else:
+            # csv reads this chunk alone when its records end with it (no quoted field
+            # runs past it); otherwise csv reads the rest of the file from here.
+            try:
+                rows, starts, consumed = _csv_chunk(chunk, line, delimiter)
+            except (csv.Error, LineCountMismatchError):
+                return position, line
+            builder.add(rows, starts)
+            line += consumed
         position = stop
-        if crlf:
-            chunk = chunk.replace("\r\n", "\n")
-        line = _split_chunk(chunk, line, delimiter, builder, limit)
+    return position, line
 
 
-def _split_chunk(chunk: str, line: int, delimiter: str, builder: TableBuilder, limit: int) -> int:
+def _unquoted(body: str, delimiter: str) -> str | None:
+    """``body`` without its quotes if it is exactly lines of quoted fields holding no
+    quote, delimiter or newline (csv then reads the unquoted text alike), else None."""
+    if not (body.startswith('"') and body.endswith('"')):
+        return None
+    plain = body.replace('"', "")
+    rebuilt = '"' + plain.replace(delimiter, f'"{delimiter}"').replace("\n", '"\n"') + '"'
+    return plain if rebuilt == body else None
+
+
+def _split_chunk(body: str, line: int, delimiter: str, builder: TableBuilder, *, limit: int) -> bool:
+    """Rows of one chunk whose every line is a record (``body``: those lines, unquoted,
+    without the final newline) cut with ``str.split``; False when csv must read it (a
+    blank line, a row of another width, a chunk over the field size limit)."""
     width = builder.width
-    body = chunk[:-1] if chunk.endswith("\n") else chunk
     breaks = body.count("\n")
-    if len(chunk) <= limit and width >= 2:
-        parts = body.split(delimiter)
-        # Each line holds width-1 delimiters; the last cell of a line and the first of the
-        # next come out joined by its newline. Any other count (a blank line, a row of
-        # another width) goes to csv below.
-        if len(parts) == (width - 1) * (breaks + 1) + 1:
-            joined = parts[width - 1 :: width - 1]
-            last = joined.pop()
-            halves = list(map(str.partition, joined, repeat("\n")))
-            if "" not in map(itemgetter(1), halves):
-                columns = [
-                    [parts[0], *map(itemgetter(2), halves)],
-                    *(parts[j :: width - 1] for j in range(1, width - 1)),
-                    [*map(itemgetter(0), halves), last],
-                ]
-                builder.add_columns(columns, line)
-                return line + breaks + 1
-    rows = list(csv.reader(io.StringIO(chunk, newline=""), delimiter=delimiter, strict=True))
-    builder.add(rows, range(line, line + len(rows)))
-    return line + len(rows)
+    if len(body) >= limit or width < 2:
+        return False
+    parts = body.split(delimiter)
+    # Each line holds width-1 delimiters; the last cell of a line and the first of the
+    # next come out joined by its newline.
+    if len(parts) != (width - 1) * (breaks + 1) + 1:
+        return False
+    joined = parts[width - 1 :: width - 1]
+    last = joined.pop()
+    halves = list(map(str.partition, joined, repeat("\n")))
+    if "" in map(itemgetter(1), halves):
+        return False
+    columns = [
+        [parts[0], *map(itemgetter(2), halves)],
+        *(parts[j :: width - 1] for j in range(1, width - 1)),
+        [*map(itemgetter(0), halves), last],
+    ]
+    builder.add_columns(columns, line)
+    return True
+
+
+def _csv_chunk(chunk: str, line: int, delimiter: str) -> tuple[list[list[str]], Sequence[int], int]:
+    """csv's rows of one chunk read alone, their lines, and the physical lines read.
+    Raises ``csv.Error`` when a quoted field runs past the chunk (strict mode)."""
+    reader = csv.reader(io.StringIO(chunk, newline=""), delimiter=delimiter, strict=True)
+    rows = list(reader)
+    consumed = reader.line_num
+    if consumed == len(rows):
+        return rows, range(line, line + consumed), consumed
+    return rows, _record_lines(rows, line, line + consumed), consumed
 
 
 def _csv_rows(text: str, start: int, first_line: int, delimiter: str, builder: TableBuilder) -> None:

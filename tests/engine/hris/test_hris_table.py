@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -19,52 +19,75 @@ from engine.hris.table import RowTable, TableBuilder, parse_rows, rows_one_by_on
 HEADER = "a,b,c\n"
 
 
-def _cell(rng: random.Random, quoted: bool) -> str:
+def _cell(rng: random.Random, special: bool) -> str:
     pieces = ["x", "yz", " ", "é", "\t", "Ω", ";", "\x00", "1"]
-    if quoted:
+    if special:
         pieces += [",", '"', "\n", "\r\n", "\r"]
     return "".join(rng.choice(pieces) for _ in range(rng.randrange(4)))
 
 
-def _text(rng: random.Random, quoted: bool, rows: int) -> str:
+def _quote(cell: str) -> str:
+    return '"' + cell.replace('"', '""') + '"'
+
+
+def _text(rng: random.Random, style: str, rows: int) -> str:
+    """``plain``: no quote at all; ``mixed``: quotes where csv.writer would put them and
+    at random; ``all``: every field quoted, a few lines breaking the pattern."""
     lines: list[str] = []
     for _ in range(rows):
         shape = rng.random()
-        if shape < 0.05:
-            lines.append("")  # a blank line
+        if shape < 0.03:
+            lines.append(rng.choice(["", '""']))  # a blank line, a line of one empty field
             continue
-        width = 3 if shape < 0.85 else rng.choice([1, 2, 4])
-        cells = [_cell(rng, quoted) for _ in range(width)]
-        if quoted:
-            cells = [
-                f'"{c.replace(chr(34), chr(34) * 2)}"' if rng.random() < 0.5 or set(c) & set(',"\r\n') else c
-                for c in cells
-            ]
-        lines.append(",".join(cells))
+        width = 3 if shape < 0.9 else rng.choice([1, 2, 4])
+        odd = style != "plain" and rng.random() < (0.02 if style == "all" else 0.3)
+        cells = [_cell(rng, odd) for _ in range(width)]
+        if style == "all":
+            lines.append(",".join(c if odd and rng.random() < 0.3 else _quote(c) for c in cells))
+        elif style == "mixed":
+            lines.append(
+                ",".join(_quote(c) if rng.random() < 0.5 or set(c) & set(',"\r\n') else c for c in cells)
+            )
+        else:
+            lines.append(",".join(cells))
     ending = rng.choice(["\n", "\r\n"])
     return HEADER + ending.join(lines) + rng.choice(["", ending])
 
 
-def _both(text: str, delimiter: str = ",") -> Iterator[tuple[object, object]]:
+def _outcome(parse: Callable[[], tuple[Sequence[list[str]], Sequence[int]]]) -> object:
+    try:
+        rows, lines = parse()
+    except csv.Error as exc:
+        return ("csv.Error", getattr(exc, "line", None))
+    return list(rows), list(lines)
+
+
+def _both(text: str, delimiter: str = ",") -> tuple[object, object]:
+    """(fast, reference) outcomes: rows and lines, or the error and its line. As in
+    ``read_rows``, any csv error of the fast path is located by the reference loop."""
     start = text.index("\n") + 1
-    table, lines = parse_rows(text, start, 2, delimiter, 3)
-    rows, expected_lines = rows_one_by_one(text, start, 2, delimiter)
-    yield list(table), rows
-    yield list(lines), expected_lines
+
+    def fast() -> tuple[Sequence[list[str]], Sequence[int]]:
+        try:
+            return parse_rows(text, start, 2, delimiter, 3)
+        except csv.Error:
+            return rows_one_by_one(text, start, 2, delimiter)
+
+    return _outcome(fast), _outcome(lambda: rows_one_by_one(text, start, 2, delimiter))
 
 
 @pytest.mark.parametrize("chunk", [64, table_module._CHUNK], ids=["tiny-chunks", "real-chunks"])
-@pytest.mark.parametrize("quoted", [False, True], ids=["split-path", "csv-path"])
-@pytest.mark.parametrize("seed", range(25))
+@pytest.mark.parametrize("style", ["plain", "all", "mixed"])
+@pytest.mark.parametrize("seed", range(20))
 def test_parse_rows_equals_the_plain_csv_loop(
-    seed: int, quoted: bool, chunk: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, style: str, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(table_module, "_CHUNK", chunk)  # chunk and batch edges everywhere
     monkeypatch.setattr(table_module, "_BATCH", 7)
     rng = random.Random(seed)
-    text = _text(rng, quoted, rng.choice([5, 300, 3000]))
-    for got, expected in _both(text):
-        assert got == expected
+    text = _text(rng, style, rng.choice([5, 300, 3000]))
+    got, expected = _both(text)
+    assert got == expected
 
 
 def test_split_path_handles_crlf_tabs_and_long_files() -> None:
