@@ -34,6 +34,7 @@ from engine.errors import (
     TargetConflictError,
     TargetError,
     TargetNotFoundError,
+    TargetUnavailableError,
 )
 from engine.hris.actions import (
     AddLearners,
@@ -91,6 +92,10 @@ class LmsTarget:
         self._group_ids: dict[tuple[str, ...], str] = {}
         self._children: dict[tuple[str, str], str] = {}
         self._field_ids: dict[str, str] = {}
+        #: Where the LMS and its credentials are set (``from_config``), for the errors an SA
+        #: meets first: references and the URL only, never a secret's value.
+        self._credentials: str | None = None
+        self._url: str | None = None
 
     @classmethod
     def from_config(
@@ -114,7 +119,12 @@ class LmsTarget:
             resolve_secret(env.lms.client_secret, base_dir=base_dir, what=f"{where}.client_secret"),
             **client_options,
         )
-        return cls(client, platform=config.hris.platform, root_group=config.hris.group, owns_client=True)
+        target = cls(client, platform=config.hris.platform, root_group=config.hris.group, owns_client=True)
+        target._credentials = (
+            f"{where}.client_id ({env.lms.client_id}) and {where}.client_secret ({env.lms.client_secret})"
+        )
+        target._url = f"{where}.url ({env.lms.url})"
+        return target
 
     def __repr__(self) -> str:
         return f"LmsTarget({self.client!r}, platform={self.platform!r})"
@@ -139,7 +149,31 @@ class LmsTarget:
         previous_custom_fields: frozenset[str] = frozenset(),
     ) -> Snapshot:
         """The synchronized group's state. With ``emails`` (lower-cased), unlinked users whose
-        e-mail is not among them are left out: the planner could only adopt those."""
+        e-mail is not among them are left out: the planner could only adopt those.
+
+        It is a run's first call to the LMS, so wrong credentials or an unreachable LMS show
+        here: their errors then name the customer file's settings to check."""
+        try:
+            return self._snapshot_of(hris, emails, previous_custom_fields)
+        except TargetAuthError as exc:
+            if self._credentials is None:
+                raise
+            hint = f"check the secrets behind {self._credentials}, and that they belong to {self._url}"
+            raise TargetAuthError(exc.message, status=exc.status, code=exc.code, hint=hint) from exc
+        except TargetUnavailableError as exc:
+            if self._url is None or exc.code not in ("connectionError", "timeout"):
+                raise
+            raise type(exc)(
+                exc.message,
+                status=exc.status,
+                code=exc.code,
+                retry_after=exc.retry_after,
+                hint=f"check {self._url} and the network to it; the next run tries again",
+            ) from exc
+
+    def _snapshot_of(
+        self, hris: Hris, emails: Collection[str] | None, previous_custom_fields: frozenset[str]
+    ) -> Snapshot:
         self.platform, self.root_group = hris.platform, hris.group
         links = [
             ExternalId(str(e["targetId"]), str(e["value"]))

@@ -291,7 +291,9 @@ class SftpSource:
             return SourceError(f"{where}: unknown host {self.host!r}", hint="check hris.source.host")
         if isinstance(exc, TimeoutError | socket.timeout):
             return SourceUnavailableError(
-                f"{where}: no answer within {self.timeout:g} s", hint="the next run retries"
+                f"{where}: no answer within {self.timeout:g} s",
+                hint="check hris.source.host and port, and that this machine may reach them; "
+                "the next run retries",
             )
         if isinstance(exc, FileNotFoundError) or getattr(exc, "errno", None) == errno.ENOENT:
             return SourceError(
@@ -303,7 +305,11 @@ class SftpSource:
                 hint=f"ask the server's admin to let {self.username!r} read and delete files there",
             )
         if isinstance(exc, EOFError | ConnectionError | paramiko.SSHException | NoValidConnectionsError):
-            return SourceUnavailableError(f"{where}: connection failed or dropped ({type(exc).__name__})")
+            return SourceUnavailableError(
+                f"{where}: connection failed or dropped ({type(exc).__name__})",
+                hint="check hris.source.host and port, and that the server accepts connections from "
+                "this machine; the next run retries",
+            )
         if isinstance(exc, OSError) and exc.errno is None:
             # paramiko reports a channel closed under us as a bare OSError("Socket is closed").
             return SourceUnavailableError(f"{where}: connection dropped")
