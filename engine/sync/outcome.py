@@ -44,6 +44,14 @@ class FileResult:
     earlier_in_run: bool = False
     #: For a duplicate: when its content was processed.
     processed_at: datetime | None = None
+    #: For a duplicate: the name its content was processed under.
+    processed_as: str | None = None
+
+    @property
+    def awaiting_retention(self) -> bool:
+        """The very file an earlier run processed, still on the source until its retention:
+        not news, unlike the same content uploaded again under another name."""
+        return self.status == "duplicate" and self.processed_as == self.name
 
     @property
     def applied(self) -> bool:
@@ -157,8 +165,15 @@ def summary_lines(outcome: SyncOutcome) -> list[str]:
 
 
 def problem_lines(outcome: SyncOutcome) -> list[str]:
-    """Short lines about the files: not synchronized, left alone, waiting. No personal data."""
-    problems = [file_line(file) for file in outcome.files if file.status in ("duplicate", "skipped")]
+    """Short lines about the files: not synchronized, left alone, waiting. No personal data.
+
+    A processed file waiting on the source for its retention is not one: a daily export kept
+    30 days would list up to 60 of them in every recap, above the users that need an SA."""
+    problems = [
+        file_line(file)
+        for file in outcome.files
+        if file.status in ("duplicate", "skipped") and not file.awaiting_retention
+    ]
     problems += [skipped_line(skipped) for skipped in outcome.left_alone]
     if outcome.waiting:
         problems.append(f"left for the next run: {', '.join(outcome.waiting)}")

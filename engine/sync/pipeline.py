@@ -282,7 +282,13 @@ class _FileProcessor:
                 f"on {entry.processed_at:%Y-%m-%d %H:%M} UTC"
             )
             return FileResult(
-                name, "duplicate", sha256=sha, size=len(data), detail=detail, processed_at=entry.processed_at
+                name,
+                "duplicate",
+                sha256=sha,
+                size=len(data),
+                detail=detail,
+                processed_at=entry.processed_at,
+                processed_as=entry.file_name,
             )
         verdict = check_content(info, data, self.s.hris.encryption)
         if isinstance(verdict, Skipped):
