@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable, Iterable
 from itertools import compress, count
-from operator import not_
+from operator import is_, not_
 from typing import TypeVar
 
 from engine.hris import rows as rules
@@ -21,7 +21,8 @@ from engine.hris import rows as rules
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-_EMAIL_BATCH = 4096
+_EMAIL_SLICE = 1 << 16
+_EMAIL_CELLS = 64
 #: Whitespace ``str.strip``/``\s`` know in ASCII, but the newline that separates e-mails below.
 _ASCII_SPACES = " \t\r\x0b\x0c\x1c\x1d\x1e\x1f"
 _NOT_MARKS = bytes(b for b in range(128) if chr(b) not in "@.\n")
@@ -34,7 +35,9 @@ def stripped(column: list[str], distinct: Collection[str] | None = None) -> list
     needs trimming the column is returned as it is, without a pass over it."""
     if distinct is not None and all(map(str.__eq__, distinct, map(str.strip, distinct))):
         return column
-    return list(map(str.strip, column))
+    trimmed = list(map(str.strip, column))
+    # Nothing trimmed (the usual case): keep one list, not two equal ones.
+    return column if all(map(is_, trimmed, column)) else trimmed
 
 
 def positions_of(column: list[str], values: Collection[str]) -> list[int]:
@@ -78,21 +81,37 @@ class Distinct(dict[K, V]):
 
 def normalized_emails(cells: list[str]) -> tuple[list[str], list[int]]:
     """``rows.normalize_email`` of each cell: the e-mails (trimmed, lower-cased) and the
-    indexes of the cells that are not addresses."""
+    indexes of the cells that are not addresses.
+
+    Checked a slice at a time (the joined text of a million e-mails is tens of MiB), and
+    within a slice that may hold an invalid one, by halves down to a few cells."""
     emails = stripped(cells)
-    joined = "\n".join(emails)
-    lowered = joined.lower()
-    if lowered != joined:
-        emails = list(map(str.lower, emails))
-        lowered = "\n".join(emails)
-    if _all_valid(emails, lowered):
-        return emails, []
+    lowered_any = False
     invalid: list[int] = []
-    for start in range(0, len(emails), _EMAIL_BATCH):
-        batch = emails[start : start + _EMAIL_BATCH]
-        if not _all_valid(batch, "\n".join(batch)):
-            invalid.extend(start + i for i, email in enumerate(batch) if rules.normalize_email(email) is None)
+    for start in range(0, len(emails), _EMAIL_SLICE):
+        batch = emails[start : start + _EMAIL_SLICE]
+        joined = "\n".join(batch)
+        lowered = joined.lower()
+        if lowered != joined:
+            if not lowered_any:
+                emails, lowered_any = list(emails), True  # never the caller's column
+            batch = emails[start : start + _EMAIL_SLICE] = list(map(str.lower, batch))
+            lowered = "\n".join(batch)
+        if not _all_valid(batch, lowered):
+            invalid.extend(start + i for i in _invalid(batch))
     return emails, invalid
+
+
+def _invalid(emails: list[str]) -> list[int]:
+    """Indexes of the invalid e-mails, halving the list while a half may hold one."""
+    if len(emails) <= _EMAIL_CELLS:
+        return [i for i, email in enumerate(emails) if rules.normalize_email(email) is None]
+    half = len(emails) // 2
+    found: list[int] = []
+    for offset, part in ((0, emails[:half]), (half, emails[half:])):
+        if not _all_valid(part, "\n".join(part)):
+            found.extend(offset + i for i in _invalid(part))
+    return found
 
 
 def _all_valid(emails: list[str], joined: str) -> bool:

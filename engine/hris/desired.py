@@ -140,7 +140,8 @@ def build_desired(hris_file: HrisFile, config: Hris) -> DesiredState:
     users = DesiredUsers(
         order,
         decided,
-        DesiredColumns(
+        dropped=dropped,
+        columns=DesiredColumns(
             unique_ids=unique_ids,
             lines=lines,
             emails=emails,

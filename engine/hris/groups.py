@@ -150,7 +150,10 @@ class ScopeLearners:
         """user → number of scope groups, for users learner of two or more."""
         if self._repeated is None:
             total = sum(map(len, self.members.values()))
-            if total == len(self.everyone):
+            # The union is only counted here (kept only if already asked for): at a
+            # million users it is a 32 MiB set.
+            everyone = self._everyone or frozenset().union(*self.members.values())
+            if total == len(everyone):
                 self._repeated = {}
             else:
                 counts = Counter(chain.from_iterable(self.members.values()))

@@ -32,16 +32,14 @@ _BLOCK = 4096
 
 
 class Settled:
-    """Rows whose user needs no change (``rows``, file order) with their LMS users
-    (``current``), the rows left to the per-user planner (``others``), and for each settled
-    row whether its manager cell already holds (``manager_kept``; empty without managers)."""
+    """Rows whose user needs no change (``rows``, file order), the rows left to the per-user
+    planner (``others``), and for each settled row whether its manager cell already holds
+    (``manager_kept``; empty when the file has no manager column)."""
 
-    __slots__ = ("current", "manager_kept", "others", "rows")
+    __slots__ = ("manager_kept", "others", "rows")
 
-    def __init__(
-        self, rows: list[int], current: list[LmsUser], others: list[int], manager_kept: list[bool]
-    ) -> None:
-        self.rows, self.current, self.others, self.manager_kept = rows, current, others, manager_kept
+    def __init__(self, rows: list[int], others: list[int], manager_kept: list[bool]) -> None:
+        self.rows, self.others, self.manager_kept = rows, others, manager_kept
 
 
 def settle(
@@ -63,15 +61,15 @@ def settle(
     ``wanted_groups(path, rule_groups)``: the sorted scope groups (root excluded) the user
     must be learner of, or None when the plan creates its group.
 
-    Every check runs on every row of the columns (a pass costs less than picking rows out);
-    rows not in ``bulk_rows`` are dropped at the end.
+    Every check runs on every row of the columns, a block at a time (a pass costs less
+    than picking rows out); rows that are not ``bulk_rows`` are left out at the end.
     """
     c = users.columns
     groups = _GroupCheck(c.groups, wanted_groups, learners)
     profile_of = attrgetter("status", "mail", *profile_attributes)
     boss_of = Distinct(_expected_managers(by_unique_id))
-    flags: list[bool] = []
-    current: list[LmsUser] = []
+    rows: list[int] = []
+    others: list[int] = []
     kept: list[bool] = []
     for start in range(0, len(c.unique_ids), _BLOCK):
         end = start + _BLOCK
@@ -85,25 +83,21 @@ def settle(
             same = map(and_, same, _same_custom_values(found, custom_field_ids, custom, stale_fields))
         ids = list(map(_id_of, found))
         same = groups.same(same, ids, c.combo[start:end])
-        flags.extend(map(and_, same, map(root_learners.__contains__, ids)))
-        current.extend(found)
+        flags = list(map(and_, same, map(root_learners.__contains__, ids)))
+        block = range(start, start + len(flags))
+        rows.extend(compress(block, flags))
+        others.extend(compress(block, map(not_, flags)))
         if c.managers is not None:
             managers = c.managers[start:end]
             holds = map(eq, map(_managers_of, found), map(boss_of.__getitem__, managers))
-            kept.extend(map(and_, holds, map(ne, managers, unique_ids)))
-    candidates = users.bulk_rows()
-    if isinstance(candidates, range) and len(candidates) == len(flags):
-        rows, others = list(compress(candidates, flags)), list(compress(candidates, map(not_, flags)))
-    else:
-        accepted = set(candidates)
-        rows = list(filter(accepted.__contains__, compress(count(), flags)))
-        others = list(filter(accepted.__contains__, compress(count(), map(not_, flags))))
-    return Settled(
-        rows,
-        list(map(current.__getitem__, rows)),
-        others,
-        list(map(kept.__getitem__, rows)) if kept else [],
-    )
+            kept.extend(compress(map(and_, holds, map(ne, managers, unique_ids)), flags))
+    if users.decided or users.dropped:
+        is_bulk = users.is_bulk_row
+        keep = list(map(is_bulk, rows))
+        rows = list(compress(rows, keep))
+        kept = list(compress(kept, keep)) if kept else kept
+        others = list(filter(is_bulk, others))
+    return Settled(rows, others, kept)
 
 
 def manager_rows(users: DesiredUsers, settled: Settled, unavailable: Collection[str]) -> list[int]:

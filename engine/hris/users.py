@@ -53,14 +53,20 @@ class DesiredUsers(Mapping[str, "DesiredUser"]):
     and hold their ``DesiredUser``; every other row is built from ``columns`` on access.
     """
 
-    __slots__ = ("_index", "_some", "columns", "decided", "order")
+    __slots__ = ("_index", "_some", "columns", "decided", "dropped", "order")
 
     def __init__(
-        self, order: Sequence[int], decided: dict[int, DesiredUser], columns: DesiredColumns
+        self,
+        order: Sequence[int],
+        decided: dict[int, DesiredUser],
+        columns: DesiredColumns,
+        dropped: Collection[int] = frozenset(),
     ) -> None:
         self.order = order
         self.decided = decided
         self.columns = columns
+        #: Rows of the file not in ``order`` (set aside: duplicated, ignored, filtered out).
+        self.dropped = dropped
         self._index: dict[str, int] | None = None
         self._some: dict[str, int] | None = None
 
@@ -88,6 +94,10 @@ class DesiredUsers(Mapping[str, "DesiredUser"]):
     def bulk_rows(self) -> Iterator[int]:
         """Rows built from the columns (active users that passed every rule), in order."""
         return filterfalse(self.decided.__contains__, self.order) if self.decided else iter(self.order)
+
+    def is_bulk_row(self, row: int) -> bool:
+        """Whether ``row`` is one of ``bulk_rows`` (any row index of the file)."""
+        return row not in self.dropped and row not in self.decided
 
     def index_only(self, unique_ids: Collection[str]) -> None:
         """Make looking up ``unique_ids`` cheap without indexing every row (a million-entry

@@ -87,3 +87,14 @@ def test_distinct_decides_each_value_once() -> None:
     lengths = bulk.Distinct(decide)
     assert list(map(lengths.__getitem__, ["ab", "c", "ab", "ab"])) == [2, 1, 2, 2]
     assert seen == ["ab", "c"]
+
+
+def test_emails_over_several_slices_are_lowered_without_touching_the_column() -> None:
+    cells = [f"user{i}@acme.example" for i in range(70_000)]
+    cells[69_000] = " Ada@Example.ORG "
+    cells[3] = "not an e-mail"
+    original = list(cells)
+    emails, invalid = bulk.normalized_emails(cells)
+    assert cells == original
+    assert invalid == [3]
+    assert emails[69_000] == "ada@example.org" and emails[0] == "user0@acme.example"
