@@ -56,6 +56,9 @@ class FileOutcome:
     # ignored, filtered_out, no_group_rule, failed
     report: list[dict[str, object]]  # one row per user: line, unique_id, action, result, code, reason
     problems: list[str]  # short lines, free of personal data
+    #: Why the apply stopped before the end of its plan while the LMS kept failing (the rest
+    #: is journaled pending), or None: such a file is not done, whatever its status says.
+    cut_off: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,7 @@ def apply_hris_file(
         counts=count_outcome(plan, rows),
         report=rows,
         problems=problem_lines(plan, execution),
+        cut_off=execution.error,
     )
 
 

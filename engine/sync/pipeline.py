@@ -31,7 +31,7 @@ from connectors.sources import open_source
 from engine.apply import FileOutcome, apply_hris_file
 from engine.config.models import CustomerConfig, Hris
 from engine.console import Reporter
-from engine.errors import ConfigError, LmsyncError
+from engine.errors import ConfigError, LmsyncError, TargetUnavailableError
 from engine.files import FileInfo, Selection, Skipped, Source, check_content, select_files
 from engine.state import JournalEntry, StateStore
 from engine.sync.outcome import FileResult, FileStatus, SyncOutcome, SyncStatus, problem_lines, sum_counts
@@ -87,7 +87,10 @@ class _Run:
             status = "succeeded"
         else:
             status = "skipped"
-        counted = [f.counts for f in self.files if f.status in ("succeeded", "failed", "interrupted")]
+        # A file cut off by a failing LMS ("error" with counts) did part of its work: count it.
+        counted = [
+            f.counts for f in self.files if f.status in ("succeeded", "failed", "interrupted", "error")
+        ]
         outcome = SyncOutcome(
             status=status,
             files=tuple(self.files),
@@ -316,6 +319,8 @@ class _FileProcessor:
             return FileResult(name, "error", sha256=sha, size=len(data), detail=str(exc))
         self.run.report += [{"file": name, **row} for row in outcome.report]
         self.run.row_problems += [f"{name}: {problem}" for problem in outcome.problems]
+        if outcome.cut_off is not None:
+            return self._cut_off(name, sha, len(data), outcome)
         if outcome.status == "interrupted":
             self.run.stopped = True
             return FileResult(name, "interrupted", sha256=sha, size=len(data), counts=outcome.counts)
@@ -329,6 +334,22 @@ class _FileProcessor:
         # Saved after each file, so a run killed later still shows this file's rows.
         self.s.store.save_report(self.s.run_id, self.run.report)
         return FileResult(name, outcome.status, sha256=sha, size=len(data), counts=outcome.counts)
+
+    def _cut_off(self, name: str, sha: str, size: int, outcome: FileOutcome) -> FileResult:
+        """The LMS kept failing: the file is not done. It stays out of the ledger so the next
+        run (the runner's retry) applies it again, planned against the LMS as it then is, and
+        the newer files wait for it, as after a file-level error."""
+        error = TargetUnavailableError(
+            f"{name}: {outcome.cut_off}",
+            code="lms_failing",
+            hint="the next run applies this file again, and the files after it wait until then",
+        )
+        self.run.error = error
+        self.s.store.journal_failed(
+            self.s.run_id, file_key(sha), code="lms_failing", message=error.message, now=self.s.now()
+        )
+        self.s.store.save_report(self.s.run_id, self.run.report)
+        return FileResult(name, "error", sha256=sha, size=size, counts=outcome.counts, detail=str(error))
 
     def _apply(self, data: bytes, name: str, sha: str) -> FileOutcome:
         # A fresh target per file: its snapshot must see what the previous file changed. Built
