@@ -381,3 +381,32 @@ def test_an_email_of_a_user_linked_to_another_unique_id_skips_the_row(world: App
         ("9", "ignored", "email_in_use")
     ]
     assert writes_to(world, first) == []
+
+
+# --- the file's format ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "separator", "bom"),
+    [("auto", "\t", True), ("auto", ",", False), (";", ";", True), ("|", "|", False)],
+    ids=["tsv-bom", "csv", "semicolon-bom", "pipe"],
+)
+def test_tabs_commas_and_a_configured_separator_with_or_without_bom(
+    world: ApplyWorld, delimiter: str, separator: str, bom: bool
+) -> None:
+    config = world.config(
+        file={"prefix": "hris", "extension": "tsv", "delimiter": delimiter},
+        fields={"firstName": "first_name"},
+        custom_fields={},
+        groups={},
+    )
+    lines = ["uniqueId", "status", "email", "firstName"], ["1", "Active", "u1@acme.example", "Ada, Countess"]
+    text = ("\ufeff" if bom else "") + "\n".join(separator.join(cells) for cells in lines) + "\n"
+    if separator == ",":
+        text = text.replace("Ada, Countess", '"Ada, Countess"')
+
+    outcome = world.apply(text, config)
+
+    assert outcome.status == "succeeded", outcome.problems
+    assert world.managed()["1"]["firstName"] == "Ada, Countess"
+    assert_converged(world, text, config)
