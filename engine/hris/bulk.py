@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable, Iterable
 from itertools import compress, count
-from operator import is_, not_
+from operator import not_
 from typing import TypeVar
 
 from engine.hris import rows as rules
@@ -36,8 +36,9 @@ def stripped(column: list[str], distinct: Collection[str] | None = None) -> list
     if distinct is not None and all(map(str.__eq__, distinct, map(str.strip, distinct))):
         return column
     trimmed = list(map(str.strip, column))
-    # Nothing trimmed (the usual case): keep one list, not two equal ones.
-    return column if all(map(is_, trimmed, column)) else trimmed
+    # Nothing trimmed (the usual case): keep one list, not two equal ones. (list == list
+    # compares by identity first, and strip returns the very string when it trims nothing.)
+    return column if trimmed == column else trimmed
 
 
 def positions_of(column: list[str], values: Collection[str]) -> list[int]:

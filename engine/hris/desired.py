@@ -337,7 +337,11 @@ def _profile(rules_: _Rules, table: RowTable, alone: set[int]) -> list[list[str]
         code_of: bulk.Distinct[str, str | None] = bulk.Distinct(
             lambda cell: languages.code(cell) if cell else ""
         )
-        codes = list(map(code_of.__getitem__, profile[rules_.lang_pos]))
+        cells = profile[rules_.lang_pos]
+        known = table.distinct[rules_.profile_idx[rules_.lang_pos]]
+        if known is not None and all(code_of[value.strip()] == value for value in known):
+            return profile  # every cell is already an LMS code (or empty)
+        codes = list(map(code_of.__getitem__, cells))
         if None in code_of.values():
             alone.update(bulk.positions(map(is_, codes, repeat(None))))
         profile[rules_.lang_pos] = codes  # type: ignore[assignment]  # None only on flagged rows
@@ -349,6 +353,9 @@ def _custom(rules_: _Rules, table: RowTable, alone: set[int]) -> list[list[str]]
     custom = [bulk.stripped(table.columns[i], table.distinct[i]) for i in rules_.custom_idx]
     for pos, _ in rules_.date_checks:
         valid: bulk.Distinct[str, bool] = bulk.Distinct(lambda value: not value or rules_.valid_date(value))
+        known = table.distinct[rules_.custom_idx[pos]]
+        if known is not None and all(valid[value.strip()] for value in known):
+            continue  # every distinct value is a real day (or empty)
         alone.update(bulk.false_positions(map(valid.__getitem__, custom[pos])))
     return custom
 

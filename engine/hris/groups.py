@@ -128,10 +128,11 @@ class ScopeLearners:
 
     def prefetch(self, user_ids: Collection[str]) -> None:
         """``of`` for many users in one pass per group (set intersections stay in C)."""
-        wanted = user_ids if isinstance(user_ids, set | frozenset) else frozenset(user_ids)
-        found: dict[str, list[str]] = {user_id: [] for user_id in wanted if user_id not in self._memo}
+        found: dict[str, list[str]] = {user_id: [] for user_id in user_ids if user_id not in self._memo}
+        # set & set walks the smaller one with stored hashes; set & dict would walk the dict.
+        wanted = frozenset(found)
         for group_id in self.groups:
-            for user_id in self.members[group_id].intersection(found):
+            for user_id in self.members[group_id].intersection(wanted):
                 found[user_id].append(group_id)
         shared: dict[tuple[str, ...], tuple[str, ...]] = {}
         for user_id, groups in found.items():

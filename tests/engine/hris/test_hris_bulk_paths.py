@@ -32,7 +32,7 @@ from engine.hris import planner as planner_module
 from engine.hris.desired import _Rules
 from engine.hris.unchanged import Settled
 
-from .scenarios import DEFINITIONS, full_config, generate, lean_config
+from .scenarios import DEFINITIONS, clean, clean_config, full_config, generate, lean_config
 from .test_hris_golden import SCENARIOS
 
 BADGE = CustomFieldDefinition("cf-badge", "Badge")
@@ -59,6 +59,7 @@ CASES: dict[str, Callable[[], tuple[str, Snapshot, Hris]]] = {
     "steady": _steady(11),
     "steady-no-rules": _steady(12, groups={"hierarchy": ["country", "site"]}),
     "steady-no-filter-keep": _steady(13, filter={}, missing_users="keep"),
+    "clean": lambda: (clean(3000).text, clean(3000).snapshot, clean_config()),
     "steady-lean": lambda: (
         generate(14, 1500, same=2000).text,
         generate(14, 1500, same=2000).snapshot,
@@ -134,6 +135,6 @@ def test_bulk_planner_equals_the_per_user_planner(name: str, monkeypatch: pytest
     assert bulk.summary == one_by_one.summary
     assert bulk.problems == one_by_one.problems
     assert bulk.guard == one_by_one.guard
-    if name.startswith("steady"):
+    if name.startswith(("steady", "clean")):
         # Not vacuous: most unchanged users were settled in bulk, not one by one.
         assert len(settled[0].rows) > 0.8 * bulk.summary.unchanged > 300
