@@ -1,11 +1,13 @@
 """From a read HRIS file and the customer's mapping to the desired state of every user.
 
-One pass over the rows applies the row rules (``rows.py``): duplicates, filter, status,
-e-mail, language, dates, group hierarchy and rules. What comes out is what the file *asks
-for*, independent of what the LMS holds; ``planner.py`` then compares it to a snapshot.
+The row rules (``rows.py``) decide each row: duplicates, filter, status, e-mail, language,
+dates, group hierarchy and rules. What comes out is what the file *asks for*, independent
+of what the LMS holds; ``planner.py`` then compares it to a snapshot.
 
-Values of a user are kept as tuples aligned with the state's column lists rather than as a
-dict or model per row, because at a million rows every per-row object counts.
+At a million rows every per-row object and every Python step per row counts, so the rules
+first run over whole columns (``bulk.py``, C-level passes); only the rows a column check
+flags go through the rules one row at a time (``_Rules.outcome``, the reference). Values
+stay in columns and each ``DesiredUser`` is built when asked for (``users.py``).
 
 This module must never look at the target, read a clock or do I/O, and it never decides a
 manager: whether a ``managerId`` names a known user needs the snapshot (the planner does it).

@@ -78,6 +78,18 @@ class GroupTree:
             current = self._groups.get(current.parent_id) if current.parent_id else None
         return PATH_SEPARATOR.join(reversed(names)) if names else group_id
 
+    def wanted_groups(self, path: tuple[str, ...], rule_groups: tuple[str, ...]) -> tuple[str, ...] | None:
+        """The scope groups (sorted, root aside) a row with this hierarchy path and these rule
+        groups wants its user to be learner of; None when its leaf does not exist yet."""
+        want = set(rule_groups)
+        if path:
+            leaf = self.by_path.get(path)
+            if leaf is None:
+                return None
+            want.add(leaf)
+        want.discard(self.root_id)
+        return tuple(sorted(want))
+
     def public_descendants(self, group_id: str) -> frozenset[str]:
         """Groups a learner also leaves when removed from ``group_id``: its public subgroups,
         and theirs, recursively."""

@@ -6,6 +6,9 @@ deleted in the LMS is restored), profile and custom-field reconciliation, group 
 the connector's scope, managers once every user exists, the missing-users policy and the
 deletion guard. Everything is keyed by ``uniqueId`` and emitted in a fixed order, so the same
 inputs always give the same plan, and a snapshot equal to the desired state gives no action.
+Users the LMS already matches (most of a daily file) are first settled in bulk
+(``unchanged.py``); every other user goes through the per-user methods here, which remain
+the one definition of a change.
 
 This module must never do I/O, read a clock or mutate its inputs; it must never plan a write
 to a user the connector does not manage (except adopting it), nor touch a role other than
@@ -220,32 +223,19 @@ class _Planner:
         return self._assemble(allow_deletions)
 
     def _settle(self, users: DesiredUsers) -> Settled:
-        tree = self.tree
-
-        def wanted_groups(path: tuple[str, ...], rule_groups: tuple[str, ...]) -> tuple[str, ...] | None:
-            # What _groups wants: the rule groups and the hierarchy leaf, root aside.
-            want = set(rule_groups)
-            if path:
-                leaf = tree.by_path.get(path)
-                if leaf is None:
-                    return None
-                want.add(leaf)
-            want.discard(self.root)
-            return tuple(sorted(want))
-
         targets = self.targets
+        managed_custom = targets or self.stale_fields
         settled = settle(
             users,
             self.snapshot.by_unique_id,
             profile_attributes=tuple(PROFILE_ATTRIBUTES[name] for name in self.desired.profile_fields),
-            custom_field_ids=tuple(field_id for _, _, field_id in targets)
-            if targets or self.stale_fields
-            else None,
+            custom_field_ids=tuple(field_id for _, _, field_id in targets) if managed_custom else None,
             stale_fields=self.stale_fields,
-            wanted_groups=wanted_groups,
+            wanted_groups=self.tree.wanted_groups,
             learners=self.learners,
             root_learners=self.root_learners,
         )
+        # What _sync counts for each of these users: existing, and matched by no rule.
         self.existing += len(settled.rows)
         if self.group_rules:
             groups, combo = users.columns.groups, users.columns.combo

@@ -168,7 +168,10 @@ class _GroupCheck:
     def same(self, same: Iterator[bool], ids: list[str], combo: Sequence[int]) -> Iterator[bool]:
         for sets, expect in self.tests:
             inside = map(contains, map(sets.__getitem__, combo), ids)
-            same = map(and_, same, map(eq, inside, map(expect.__getitem__, combo)))
+            if all(expect):  # the usual case: every row wants to be in its group
+                same = map(and_, same, inside)
+            else:
+                same = map(and_, same, map(eq, inside, map(expect.__getitem__, combo)))
         if self.repeated:
             counts = map(self.repeated.get, ids, repeat(1))
             same = map(and_, same, map(eq, counts, map(self.counts.__getitem__, combo)))
