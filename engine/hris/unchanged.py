@@ -14,7 +14,7 @@ This module must never emit an action or a problem: it only says who needs no pl
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from itertools import compress, count, repeat
+from itertools import compress, count, filterfalse, repeat
 from operator import and_, attrgetter, contains, eq, itemgetter, ne, not_, or_
 from typing import Any
 
@@ -92,11 +92,11 @@ def settle(
             holds = map(eq, map(_managers_of, found), map(boss_of.__getitem__, managers))
             kept.extend(compress(map(and_, holds, map(ne, managers, unique_ids)), flags))
     if users.decided or users.dropped:
-        is_bulk = users.is_bulk_row
-        keep = list(map(is_bulk, rows))
+        excluded = set(users.decided).union(users.dropped)  # few rows: probed in C below
+        keep = list(map(not_, map(excluded.__contains__, rows)))
         rows = list(compress(rows, keep))
         kept = list(compress(kept, keep)) if kept else kept
-        others = list(filter(is_bulk, others))
+        others = list(filterfalse(excluded.__contains__, others))
     return Settled(rows, others, kept)
 
 

@@ -95,10 +95,6 @@ class DesiredUsers(Mapping[str, "DesiredUser"]):
         """Rows built from the columns (active users that passed every rule), in order."""
         return filterfalse(self.decided.__contains__, self.order) if self.decided else iter(self.order)
 
-    def is_bulk_row(self, row: int) -> bool:
-        """Whether ``row`` is one of ``bulk_rows`` (any row index of the file)."""
-        return row not in self.dropped and row not in self.decided
-
     def index_only(self, unique_ids: Collection[str]) -> None:
         """Make looking up ``unique_ids`` cheap without indexing every row (a million-entry
         dict costs a third of a second): one C-level scan of the key column finds them."""
