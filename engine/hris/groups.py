@@ -133,6 +133,7 @@ class ScopeLearners:
         self._repeated: dict[str, int] | None = None
 
     def of(self, user_id: str) -> tuple[str, ...]:
+        """The scope groups (sorted) where ``user_id`` is learner."""
         found = self._memo.get(user_id)
         if found is None:
             found = self._memo[user_id] = tuple(g for g in self.groups if user_id in self.members[g])

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from fractions import Fraction
-from operator import attrgetter
+from operator import attrgetter, countOf
 from typing import Any
 
 from engine.config.models import Hris
@@ -238,8 +238,9 @@ class _Planner:
         # What _sync counts for each of these users: existing, and matched by no rule.
         self.existing += len(settled.rows)
         if self.group_rules:
-            groups, combo = users.columns.groups, users.columns.combo
-            self.no_group_rule += sum(1 for row in settled.rows if not groups[combo[row]][1])
+            unmatched = [not rule_groups for _, rule_groups in users.columns.groups]
+            combos = map(users.columns.combo.__getitem__, settled.rows)
+            self.no_group_rule += countOf(map(unmatched.__getitem__, combos), True)
         return settled
 
     def _sync(self, user: DesiredUser) -> None:
