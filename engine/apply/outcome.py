@@ -41,8 +41,6 @@ COUNT_KEYS = (
     "no_group_rule",
     "failed",
 )
-#: Problems whose row was still synced (the problem is a note on it, not its fate).
-_NOTES = frozenset({ProblemCode.UNKNOWN_MANAGER})
 _EARLIER = {"create_user": "create", "restore_user": "restore", "delete_user": "delete"}
 
 
@@ -80,7 +78,7 @@ def report_rows(
             if held["code"] is None:
                 held["code"], held["reason"] = problem.code, problem.message
             continue
-        if problem.code in _NOTES or _partly_synced(problem.code, who, snapshot):
+        if problem.synced:
             rows[str(who)] = _row(
                 problem.line, who, "unchanged", "unchanged", code=problem.code, reason=problem.message
             )
@@ -90,15 +88,6 @@ def report_rows(
     ordered = [*rows.values(), *set_aside]
     ordered.sort(key=lambda r: (r["line"] is None, r["line"] or 0, str(r["unique_id"] or "")))
     return ordered
-
-
-def _partly_synced(code: str, uid: str | None, snapshot: Snapshot) -> bool:
-    """``email_in_use`` on a user the connector already manages only left its e-mail as is:
-    the rest of the row was synced. On anyone else it means the row was skipped."""
-    if code != ProblemCode.EMAIL_IN_USE or uid is None:
-        return False
-    current = snapshot.by_unique_id.get(uid)
-    return current is not None and current.status != "deleted"
 
 
 def _row(

@@ -17,7 +17,7 @@ learner or a group outside the scope ``groups.GroupTree`` computes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from operator import attrgetter, countOf
 from typing import Any
@@ -195,11 +195,19 @@ class _Planner:
             # Users the LMS already matches are settled in bulk; the rest one by one, here.
             settled = self._settle(users)
             alone = [users.user_at(row) for row in sorted((*users.decided, *settled.others))]
+        # Rows sharing an e-mail are decided before anyone is planned: which one may have
+        # it depends on all of them, and a skipped row must not name a manager or be one.
+        skipped_rows = self._shared_emails(users, alone)
+        if settled is not None and isinstance(users, DesiredUsers):
+            if skipped_rows:
+                settled = settled.without(skipped_rows)
+            self._count_settled(users, settled)
             linked = (by_unique_id.get(user.unique_id) for user in alone)
             self.learners.prefetch({user.id for user in linked if user is not None})
         for user in alone:
             if user.active:
-                self._sync(user)
+                if user.unique_id not in self.skipped:
+                    self._sync(user)
             elif user.unique_id in by_unique_id:
                 self._delete(user.unique_id)
         if self.config.missing_users == "delete":
@@ -235,13 +243,76 @@ class _Planner:
             learners=self.learners,
             root_learners=self.root_learners,
         )
-        # What _sync counts for each of these users: existing, and matched by no rule.
+        return settled
+
+    def _count_settled(self, users: DesiredUsers, settled: Settled) -> None:
+        """What _sync counts for each settled user: existing, and matched by no rule."""
         self.existing += len(settled.rows)
         if self.group_rules:
             unmatched = [not rule_groups for _, rule_groups in users.columns.groups]
             combos = map(users.columns.combo.__getitem__, settled.rows)
             self.no_group_rule += countOf(map(unmatched.__getitem__, combos), True)
-        return settled
+
+    def _shared_emails(self, users: Mapping[str, DesiredUser], alone: Iterable[DesiredUser]) -> set[int]:
+        """Skip the synced rows of different ``uniqueId``s that ask for one e-mail: the LMS
+        gives an address to one user only, so planning them all would promise what the run
+        cannot do. The row linked to the LMS user holding the address keeps it (the others:
+        ``email_in_use``); when none is, all are skipped (``duplicated_email``). Returns the
+        settled rows (bulk path) skipped this way.
+
+        Only rows of ``alone`` are looked at one by one. A settled row matches its LMS user's
+        e-mail exactly, so it can share an e-mail only with a row of ``alone`` (it is then
+        linked to a holder of that e-mail) or with another settled row (two LMS users then
+        hold it: ``Snapshot.mail_holders``); both are found through the holders."""
+        snapshot = self.snapshot
+        sharing: dict[str, dict[str, DesiredUser]] = {}
+        for user in alone:
+            if user.active:
+                sharing.setdefault(user.email, {})[user.unique_id] = user
+        seen = {uid for group in sharing.values() for uid in group}
+        holders: set[str] = set()
+        for email in (*sharing, *snapshot.mail_holders):
+            held = snapshot.mail_holders.get(email) or (snapshot.by_mail.get(email),)
+            for holder in held:
+                uid = snapshot.unique_id_of.get(holder.id) if holder is not None else None
+                if uid is not None and uid not in seen:
+                    holders.add(uid)
+        if holders and isinstance(users, DesiredUsers):
+            users.index_only(holders)
+        added: set[str] = set()
+        for uid in sorted(holders):
+            found = users.get(uid)
+            if found is not None and found.active:
+                sharing.setdefault(found.email, {})[uid] = found
+                added.add(uid)
+        skipped_rows: set[int] = set()
+        for email, group in sharing.items():
+            if len(group) < 2:
+                continue
+            rows = sorted(group.values(), key=attrgetter("line"))
+            holder = snapshot.by_mail.get(email)
+            owner = snapshot.unique_id_of.get(holder.id) if holder is not None else None
+            lines = [user.line for user in rows]
+            for user in rows:
+                uid = user.unique_id
+                if uid == owner:
+                    continue
+                if owner in group:
+                    others = ", ".join(str(line) for line in lines if line != user.line)
+                    problem = rules.problem_email_in_use(
+                        user.line,
+                        uid,
+                        f"the e-mail is also on line(s) {others}, and the LMS user holding it is linked "
+                        f"to uniqueId {owner}, whose row keeps it; this row is skipped until it has its own",
+                    )
+                else:
+                    problem = rules.problem_duplicated_email(user.line, uid, lines)
+                self.problems.append(problem)
+                self.skipped.add(uid)
+                self.ignored += 1
+                if uid in added and isinstance(users, DesiredUsers):
+                    skipped_rows.add(users.row_of(uid))
+        return skipped_rows
 
     def _sync(self, user: DesiredUser) -> None:
         current = self.snapshot.by_unique_id.get(user.unique_id)
@@ -316,6 +387,7 @@ class _Planner:
                         user.unique_id,
                         "the new e-mail already belongs to another LMS user; the e-mail is left unchanged "
                         "and the rest of the row is synced",
+                        synced=True,
                     )
                 )
             else:

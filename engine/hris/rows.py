@@ -30,16 +30,23 @@ class ProblemCode:
     INVALID_GROUP_NAME = "invalid_group_name"
     UNKNOWN_MANAGER = "unknown_manager"
     EMAIL_IN_USE = "email_in_use"
+    DUPLICATED_EMAIL = "duplicated_email"
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """Something wrong with one row: where, whose, what, and how to fix it."""
+    """Something wrong with one row: where, whose, what, and how to fix it.
+
+    ``synced`` is True when the row was still synced and the problem is only a note on it
+    (a manager left as is, an e-mail left as is); False when the row was set aside. The run
+    log tells the two apart by this flag: one code (``email_in_use``) can mean either.
+    """
 
     line: int
     unique_id: str | None
     code: str
     message: str
+    synced: bool = False
 
 
 #: ``Active`` after trimming, in any case; every other status value means "delete".
@@ -182,8 +189,19 @@ def problem_unknown_manager(line: int, unique_id: str, reason: str) -> Problem:
         unique_id,
         ProblemCode.UNKNOWN_MANAGER,
         f"managerId {reason}; the manager is left unchanged and the rest of the row is synced",
+        synced=True,
     )
 
 
-def problem_email_in_use(line: int, unique_id: str, what: str) -> Problem:
-    return Problem(line, unique_id, ProblemCode.EMAIL_IN_USE, what)
+def problem_email_in_use(line: int, unique_id: str, what: str, *, synced: bool = False) -> Problem:
+    return Problem(line, unique_id, ProblemCode.EMAIL_IN_USE, what, synced)
+
+
+def problem_duplicated_email(line: int, unique_id: str, lines: Sequence[int]) -> Problem:
+    listed = ", ".join(str(n) for n in lines)
+    return Problem(
+        line,
+        unique_id,
+        ProblemCode.DUPLICATED_EMAIL,
+        f"e-mail shared by lines {listed}: all of them are skipped until each row has its own",
+    )

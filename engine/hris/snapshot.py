@@ -109,6 +109,9 @@ class Snapshot:
     # Indexes, built once in __post_init__: the planner looks users up a million times.
     by_id: Mapping[str, LmsUser] = field(init=False, repr=False, compare=False)
     by_mail: Mapping[str, LmsUser] = field(init=False, repr=False, compare=False)
+    #: Normalized mail → every user holding it, only for mails two users or more hold
+    #: (a deleted account and a live one, or data the LMS should not hold): usually empty.
+    mail_holders: Mapping[str, tuple[LmsUser, ...]] = field(init=False, repr=False, compare=False)
     by_unique_id: Mapping[str, LmsUser] = field(init=False, repr=False, compare=False)
     unique_id_of: Mapping[str, str] = field(init=False, repr=False, compare=False)
     groups_by_id: Mapping[str, LmsGroup] = field(init=False, repr=False, compare=False)
@@ -116,6 +119,7 @@ class Snapshot:
     def __post_init__(self) -> None:
         by_id = {user.id: user for user in self.users}
         by_mail: dict[str, LmsUser] = {}
+        shared: dict[str, list[LmsUser]] = {}
         for user in self.users:
             key = user.mail.strip().lower()
             if key == user.mail:
@@ -124,6 +128,8 @@ class Snapshot:
             held = by_mail.get(key)
             if held is None or (held.status == "deleted" and user.status != "deleted"):
                 by_mail[key] = user
+            if held is not None:
+                shared.setdefault(key, [held]).append(user)
         by_unique_id: dict[str, LmsUser] = {}
         unique_id_of: dict[str, str] = {}
         # Sorted so that a (corrupt) double link resolves the same way on every run.
@@ -135,6 +141,7 @@ class Snapshot:
             unique_id_of[link.user_id] = link.value
         object.__setattr__(self, "by_id", by_id)
         object.__setattr__(self, "by_mail", by_mail)
+        object.__setattr__(self, "mail_holders", {key: tuple(held) for key, held in shared.items()})
         object.__setattr__(self, "by_unique_id", by_unique_id)
         object.__setattr__(self, "unique_id_of", unique_id_of)
         object.__setattr__(self, "groups_by_id", {group.id: group for group in self.groups})

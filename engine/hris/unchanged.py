@@ -41,6 +41,13 @@ class Settled:
     def __init__(self, rows: list[int], others: list[int], manager_kept: list[bool]) -> None:
         self.rows, self.others, self.manager_kept = rows, others, manager_kept
 
+    def without(self, dropped: Collection[int]) -> Settled:
+        """The same minus ``dropped`` settled rows (the planner skips them after all: a row
+        sharing its e-mail with another may match the LMS and still be set aside)."""
+        keep = [row not in dropped for row in self.rows]
+        kept = list(compress(self.manager_kept, keep)) if self.manager_kept else self.manager_kept
+        return Settled(list(compress(self.rows, keep)), self.others, kept)
+
 
 def settle(
     users: DesiredUsers,

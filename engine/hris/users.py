@@ -97,16 +97,24 @@ class DesiredUsers(Mapping[str, "DesiredUser"]):
 
     def index_only(self, unique_ids: Collection[str]) -> None:
         """Make looking up ``unique_ids`` cheap without indexing every row (a million-entry
-        dict costs a third of a second): one C-level scan of the key column finds them."""
+        dict costs a third of a second): one C-level scan of the key column finds them.
+        Keys indexed by an earlier call stay indexed."""
         if self._index is not None:
             return
-        keys = set(unique_ids)
+        some = self._some or {}
+        keys = set(unique_ids).difference(some)
+        if not keys:
+            return
         found = dict.fromkeys(keys, -1)
         order = self.order
         for row in compress(count(), map(keys.__contains__, self.columns.unique_ids)):
             if _holds(order, row):  # a key is on at most one kept row
                 found[self.columns.unique_ids[row]] = row
-        self._some = found
+        self._some = {**some, **found}
+
+    def row_of(self, unique_id: str) -> int:
+        """The row of ``unique_id`` (index it first with ``index_only`` when few are asked), or -1."""
+        return self._row(unique_id)
 
     def _row(self, unique_id: str) -> int:
         """The row of ``unique_id``, or -1."""

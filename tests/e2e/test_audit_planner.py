@@ -14,11 +14,6 @@ from tests.engine.apply.world import ApplyWorld, csv, row
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="planner: two new rows sharing an e-mail are both planned as creations; the LMS then "
-    "refuses the second (mailAlreadyUsed), so the dry run and the run disagree",
-)
 def test_two_new_rows_with_the_same_email_are_reported_by_the_plan_not_refused_by_the_lms(
     world: ApplyWorld,
 ) -> None:
@@ -29,10 +24,33 @@ def test_two_new_rows_with_the_same_email_are_reported_by_the_plan_not_refused_b
 
     # The plan sees the clash: at most one creation, the other row(s) reported with a code.
     assert plan.summary.create <= 1
-    assert {p.code for p in plan.problems} & {"email_in_use", "duplicated"}
+    assert {p.code for p in plan.problems} & {"email_in_use", "duplicated", "duplicated_email"}
     # And what it promised is what happens: no action fails at the LMS.
     assert outcome.status == "succeeded", outcome.problems
     assert all(r["code"] != "mailAlreadyUsed" for r in outcome.report)
+    assert world.managed() == {}
+    assert [(r["unique_id"], r["action"], r["code"]) for r in outcome.report] == [
+        ("1", "ignored", "duplicated_email"),
+        ("2", "ignored", "duplicated_email"),
+    ]
+
+
+def test_a_row_asking_for_the_email_another_managed_user_keeps_is_skipped_whole(world: ApplyWorld) -> None:
+    world.apply(csv(row("1"), row("2")))
+    before = world.managed()
+
+    # Row 2 now asks for user 1's address, and a new title: user 1 keeps both, 2 is untouched.
+    text = csv(row("1"), row("2", title="CTO", email="user1@acme.example"))
+    plan = world.plan(text)
+    outcome = world.apply(text)
+
+    assert plan.is_empty and [(p.line, p.code) for p in plan.problems] == [(3, "email_in_use")]
+    assert outcome.status == "succeeded"
+    assert world.managed() == before
+    # The run log says the row was set aside, not synced with its e-mail left as is.
+    assert [(r["unique_id"], r["action"], r["result"]) for r in outcome.report] == [
+        ("2", "ignored", "ignored")
+    ]
 
 
 @pytest.mark.xfail(
