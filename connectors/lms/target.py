@@ -147,14 +147,16 @@ class LmsTarget:
         *,
         emails: Collection[str] | None = None,
         previous_custom_fields: frozenset[str] = frozenset(),
+        previous_groups: frozenset[str] = frozenset(),
     ) -> Snapshot:
         """The synchronized group's state. With ``emails`` (lower-cased), unlinked users whose
-        e-mail is not among them are left out: the planner could only adopt those.
+        e-mail is not among them are left out: the planner could only adopt those. The
+        learners of ``previous_groups`` (where earlier runs gave roles) are read too.
 
         It is a run's first call to the LMS, so wrong credentials or an unreachable LMS show
         here: their errors then name the customer file's settings to check."""
         try:
-            return self._snapshot_of(hris, emails, previous_custom_fields)
+            return self._snapshot_of(hris, emails, previous_custom_fields, previous_groups)
         except TargetAuthError as exc:
             if self._credentials is None:
                 raise
@@ -172,7 +174,11 @@ class LmsTarget:
             ) from exc
 
     def _snapshot_of(
-        self, hris: Hris, emails: Collection[str] | None, previous_custom_fields: frozenset[str]
+        self,
+        hris: Hris,
+        emails: Collection[str] | None,
+        previous_custom_fields: frozenset[str],
+        previous_groups: frozenset[str] = frozenset(),
     ) -> Snapshot:
         self.platform, self.root_group = hris.platform, hris.group
         links = [
@@ -193,7 +199,7 @@ class LmsTarget:
             for f in self.client.iter_custom_fields()
         )
         every_group = [_group(raw) for raw in self.client.iter_groups()]
-        groups, scope = _groups_in_reach(every_group, hris)
+        groups, scope = _groups_in_reach(every_group, hris, previous_groups)
         learners = {
             group_id: frozenset(
                 str(r["userId"]) for r in self.client.group_roles(group_id) if r.get("role") == "learner"
@@ -207,6 +213,7 @@ class LmsTarget:
             groups=groups,
             learners=learners,
             previous_custom_fields=previous_custom_fields,
+            previous_groups=previous_groups,
         )
         self._snapshot = snapshot
         self._links = {
@@ -489,18 +496,22 @@ def _group(raw: Mapping[str, Any]) -> LmsGroup:
     )
 
 
-def _groups_in_reach(groups: list[LmsGroup], hris: Hris) -> tuple[tuple[LmsGroup, ...], set[str]]:
-    """The groups the planner needs (the synchronized group's subtree, the rule groups and
-    theirs) and, among them, those whose learners it needs: the root, the hierarchy down to
-    its configured depth and the rule groups."""
+def _groups_in_reach(
+    groups: list[LmsGroup], hris: Hris, previous: frozenset[str] = frozenset()
+) -> tuple[tuple[LmsGroup, ...], set[str]]:
+    """The groups the planner needs (the synchronized group's subtree, the rule groups, the
+    groups earlier runs managed, and theirs) and, among them, those whose learners it needs:
+    the root, the hierarchy down to its configured depth, the rule groups and the earlier ones."""
     children: dict[str, list[str]] = {}
     by_id = {group.id: group for group in groups}
     for group in groups:
         if group.parent_id is not None:
             children.setdefault(group.parent_id, []).append(group.id)
-    rule_groups = [rule.group for rule in hris.groups.rules if rule.group in by_id]
+    # Rule groups and the groups earlier runs managed: each with its subtree, and its learners.
+    tops = [rule.group for rule in hris.groups.rules if rule.group in by_id]
+    tops += sorted(previous.intersection(by_id))
     keep: set[str] = set()
-    for top in (hris.group, *rule_groups):
+    for top in (hris.group, *tops):
         if top not in by_id:
             continue
         stack = [top]
@@ -509,7 +520,7 @@ def _groups_in_reach(groups: list[LmsGroup], hris: Hris) -> tuple[tuple[LmsGroup
             if current not in keep:
                 keep.add(current)
                 stack.extend(children.get(current, ()))
-    scope: set[str] = {hris.group, *rule_groups} & set(by_id)
+    scope: set[str] = {hris.group, *tops} & set(by_id)
     level = [hris.group] if hris.group in by_id else []
     for _ in hris.groups.hierarchy:
         level = [child for parent in level for child in children.get(parent, ())]

@@ -16,6 +16,7 @@ from engine.apply.pipeline import (
     apply_hris_file,
     plan_hris_file,
     previous_custom_fields,
+    previous_groups,
     write_run_log,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "apply_hris_file",
     "plan_hris_file",
     "previous_custom_fields",
+    "previous_groups",
     "write_run_log",
 ]

@@ -5,9 +5,12 @@ and writes nothing); ``apply_hris_file`` goes on and applies it (``lmsync apply`
 pipeline). Both read the same snapshot the same way, so the dry run and the run agree.
 
 File-level problems raise before any write (``FileLevelError`` from the reader,
-``DeletionGuardTrippedError`` when the guard trips). Which custom field definitions the
-connector fed is remembered in the state store at the end of each apply (a journal entry of
-the run), so the next plan can tell a definition renamed in the LMS from one it never fed.
+``DeletionGuardTrippedError`` when the guard trips). Two things are remembered in the state
+store at the end of each apply (a journal entry of the run each): which custom field
+definitions the connector fed, so the next plan can tell a definition renamed in the LMS
+from one it never fed; and in which groups it gave learner roles, so the next plan can take
+them back when the customer file no longer names a group (a rule removed, a shorter
+hierarchy): the current file alone cannot say where the connector used to give roles.
 
 This module must never start or finish runs, save reports or take locks: its callers own
 the run (the CLI, the runner job) and may apply several files under one run id.
@@ -28,7 +31,9 @@ from engine.apply.target import Target
 from engine.config.models import CustomerConfig, Hris
 from engine.console import Reporter
 from engine.errors import ConfigError
+from engine.hris.actions import CreateGroup
 from engine.hris.desired import DesiredState, build_desired
+from engine.hris.groups import GroupTree
 from engine.hris.plan import Plan
 from engine.hris.planner import plan_sync
 from engine.hris.reader import read_rows
@@ -40,7 +45,9 @@ if TYPE_CHECKING:
 
 #: The journal entry holding the ids of the custom field definitions the connector feeds.
 MANAGED_FIELDS_KEY = "managed_custom_fields"
-#: How many recent runs are searched for that entry.
+#: The journal entry holding the ids of the groups where the connector gives learner roles.
+MANAGED_GROUPS_KEY = "managed_groups"
+#: How many recent runs are searched for those entries.
 _LOOKBACK_RUNS = 200
 
 
@@ -85,24 +92,41 @@ def plan_hris_file(
     file_name: str,
     target: Target,
     previous_custom_fields: frozenset[str] = frozenset(),
+    previous_groups: frozenset[str] = frozenset(),
     allow_deletions: int | None = None,
 ) -> PlannedFile:
     """Read ``data``, snapshot ``target`` and plan; raises ``DeletionGuardTrippedError``
-    (which carries the plan) when the guard trips."""
+    (which carries the plan) when the guard trips. ``previous_*``: what the last apply
+    recorded (``previous_custom_fields``, ``previous_groups``); empty when unknown."""
     hris = hris_of(config)
     desired = build_desired(read_rows(data, file_name=file_name, naming=hris.file), hris)
     emails = frozenset(user.email for user in desired.users.values() if user.active)
-    snapshot = target.snapshot(hris, emails=emails, previous_custom_fields=previous_custom_fields)
+    snapshot = target.snapshot(
+        hris,
+        emails=emails,
+        previous_custom_fields=previous_custom_fields,
+        previous_groups=previous_groups,
+    )
     plan = plan_sync(desired, snapshot, hris, allow_deletions=allow_deletions)
     return PlannedFile(desired, snapshot, plan)
 
 
 def previous_custom_fields(store: StateStore, customer: str, environment: str) -> frozenset[str]:
     """Ids of the definitions the last apply of ``customer`` in ``environment`` fed."""
+    return _recall(store, customer, environment, MANAGED_FIELDS_KEY)
+
+
+def previous_groups(store: StateStore, customer: str, environment: str) -> frozenset[str]:
+    """Ids of the groups where the last apply of ``customer`` in ``environment`` gave (or
+    could have given) learner roles."""
+    return _recall(store, customer, environment, MANAGED_GROUPS_KEY)
+
+
+def _recall(store: StateStore, customer: str, environment: str, key: str) -> frozenset[str]:
     for run in store.list_runs(customer, limit=_LOOKBACK_RUNS):
         if run.environment != environment:
             continue
-        for entry in store.journal(run.id, key=MANAGED_FIELDS_KEY):
+        for entry in store.journal(run.id, key=key):
             ids = (entry.result or {}).get("ids")
             if entry.status == "done" and isinstance(ids, list):
                 return frozenset(str(i) for i in ids)
@@ -140,12 +164,14 @@ def apply_hris_file(
         target = LmsTarget.from_config(config, environment)
     try:
         previous = previous_custom_fields(store, config.customer, environment)
+        groups_before = previous_groups(store, config.customer, environment)
         planned = plan_hris_file(
             config,
             data,
             file_name=file_name,
             target=target,
             previous_custom_fields=previous,
+            previous_groups=groups_before,
             allow_deletions=allow_deletions,
         )
         plan = planned.plan
@@ -164,7 +190,18 @@ def apply_hris_file(
             prefix=journal_prefix,
             columns=planned.desired.profile_fields,
         )
-        execution = executor.run(plan_steps(plan))
+        steps = plan_steps(plan)
+        execution = executor.run(steps)
+        _remember_groups(
+            store,
+            run_id=run_id,
+            hris=hris,
+            snapshot=planned.snapshot,
+            created=[journal_prefix + step.key for step in steps if isinstance(step.action, CreateGroup)],
+            succeeded=execution.status == "succeeded",
+            previous=groups_before,
+            now=now(),
+        )
         _remember_fields(
             store,
             run_id=run_id,
@@ -208,10 +245,38 @@ def _remember_fields(
     ids = {by_name[title] for title in titles if title in by_name}
     if execution.status != "succeeded":
         ids |= previous
-    store.journal_pending(
-        run_id, [JournalEntry(key=MANAGED_FIELDS_KEY, seq=-1, action=MANAGED_FIELDS_KEY, updated_at=now)]
-    )
-    store.journal_done(run_id, MANAGED_FIELDS_KEY, result={"ids": sorted(ids)}, now=now)
+    _record(store, run_id, MANAGED_FIELDS_KEY, ids, now)
+
+
+def _remember_groups(
+    store: StateStore,
+    *,
+    run_id: str,
+    hris: Hris,
+    snapshot: Snapshot,
+    created: list[str],
+    succeeded: bool,
+    previous: frozenset[str],
+    now: datetime,
+) -> None:
+    """Journal the groups where the connector gives learner roles now: the scope of this
+    configuration (synchronized group, hierarchy down to its depth, rule groups) and the
+    hierarchy groups this run created (``created``: their journal keys). A run that did not
+    finish keeps the earlier ones too: roles it did not take back yet are taken next time."""
+    ids = set(GroupTree(snapshot, hris).scope)
+    for key in created:
+        for entry in store.journal(run_id, key=key):
+            group_id = (entry.result or {}).get("group_id")
+            if entry.status == "done" and isinstance(group_id, str):
+                ids.add(group_id)
+    if not succeeded:
+        ids |= previous
+    _record(store, run_id, MANAGED_GROUPS_KEY, ids, now)
+
+
+def _record(store: StateStore, run_id: str, key: str, ids: set[str], now: datetime) -> None:
+    store.journal_pending(run_id, [JournalEntry(key=key, seq=-1, action=key, updated_at=now)])
+    store.journal_done(run_id, key, result={"ids": sorted(ids)}, now=now)
 
 
 def write_run_log(

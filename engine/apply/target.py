@@ -54,6 +54,7 @@ class Target(Protocol):
         *,
         emails: Collection[str] | None = None,
         previous_custom_fields: frozenset[str] = frozenset(),
+        previous_groups: frozenset[str] = frozenset(),
     ) -> Snapshot: ...
 
     def remember_user(self, unique_id: str, user_id: str) -> None: ...

@@ -14,12 +14,13 @@ import argparse
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from connectors.lms.target import LmsTarget
 from connectors.pgp import looks_encrypted, open_decryptor
-from engine.apply import plan_hris_file, previous_custom_fields
+from engine.apply import plan_hris_file, previous_custom_fields, previous_groups
 from engine.apply.markdown import render_plan_markdown
 from engine.cli.runner import state_url_argument
 from engine.config.loader import load_config
@@ -85,8 +86,14 @@ def read_input(path: Path, config: CustomerConfig, base_dir: Path) -> tuple[byte
     return data, name, sha256
 
 
-def stored_custom_fields(state_url: str, customer: str, environment: str) -> frozenset[str]:
-    """What the last apply recorded, read only when the state exists (a plan creates nothing)."""
+def stored_custom_fields(
+    state_url: str,
+    customer: str,
+    environment: str,
+    recall: Callable[[StateStore, str, str], frozenset[str]] = previous_custom_fields,
+) -> frozenset[str]:
+    """What the last apply recorded (``recall``: which memory), read only when the state
+    exists (a plan creates nothing)."""
     prefix = "sqlite:///"
     if (
         state_url.startswith(prefix)
@@ -95,7 +102,7 @@ def stored_custom_fields(state_url: str, customer: str, environment: str) -> fro
         return frozenset()
     store = StateStore.open(state_url)
     try:
-        return previous_custom_fields(store, customer, environment)
+        return recall(store, customer, environment)
     finally:
         store.close()
 
@@ -121,6 +128,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         return EXIT_ERROR
     data, file_name, _ = read_input(args.input, config, base_dir)
     previous = stored_custom_fields(args.state, config.customer, args.env)
+    groups_before = stored_custom_fields(args.state, config.customer, args.env, previous_groups)
     tripped: DeletionGuardError | None = None
     with LmsTarget.from_config(config, args.env, base_dir=base_dir) as target:
         try:
@@ -130,6 +138,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
                 file_name=file_name,
                 target=target,
                 previous_custom_fields=previous,
+                previous_groups=groups_before,
                 allow_deletions=args.allow_deletions,
             ).plan
         except DeletionGuardTrippedError as exc:

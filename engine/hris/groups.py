@@ -64,6 +64,32 @@ class GroupTree:
         scope = {root.id, *self.path_of, *(rule.group for rule in config.groups.rules)}
         self.scope: frozenset[str] = frozenset(scope)
         self._groups = groups
+        # Groups earlier runs managed and this configuration no longer does (a rule removed,
+        # a hierarchy made shorter): their learner roles go back. Not a group holding the
+        # synchronized group (the sync moved down from it): leaving it would take users out
+        # of everything below, the synchronized group included.
+        # (The adapter reads each such group with its whole subtree, so "holds" is decided
+        # by going down from it, whatever of the groups above the snapshot holds.)
+        self.former: tuple[str, ...] = tuple(
+            sorted(
+                group_id
+                for group_id in snapshot.previous_groups
+                if group_id in groups and group_id not in scope and not self._holds(group_id, root.id)
+            )
+        )
+
+    def _holds(self, group_id: str, inner: str) -> bool:
+        """Whether ``inner`` is below ``group_id``."""
+        seen: set[str] = set()
+        stack = [group_id]
+        while stack:
+            for child in self._children.get(stack.pop(), ()):
+                if child.id == inner:
+                    return True
+                if child.id not in seen:
+                    seen.add(child.id)
+                    stack.append(child.id)
+        return False
 
     def display(self, group_id: str | None, path: tuple[str, ...]) -> str:
         """ "Acme › France › Paris" for the tree; the name chain for a rule group elsewhere."""
@@ -131,6 +157,15 @@ class ScopeLearners:
         self._memo: dict[str, tuple[str, ...]] = {}
         self._everyone: frozenset[str] | None = None
         self._repeated: dict[str, int] | None = None
+        #: Learners of the groups the connector managed before and no longer does (``former``).
+        self.former = {group_id: frozenset(learners.get(group_id, ())) for group_id in tree.former}
+        self.former_everyone: frozenset[str] = frozenset().union(*self.former.values())
+
+    def former_of(self, user_id: str) -> tuple[str, ...]:
+        """The formerly managed groups (sorted) where ``user_id`` is still learner."""
+        if user_id not in self.former_everyone:
+            return ()
+        return tuple(g for g, members in self.former.items() if user_id in members)
 
     def of(self, user_id: str) -> tuple[str, ...]:
         """The scope groups (sorted) where ``user_id`` is learner."""

@@ -12,7 +12,8 @@ the one definition of a change.
 
 This module must never do I/O, read a clock or mutate its inputs; it must never plan a write
 to a user the connector does not manage (except adopting it), nor touch a role other than
-learner or a group outside the scope ``groups.GroupTree`` computes.
+learner or a group outside the scope ``groups.GroupTree`` computes (the groups this
+configuration manages, and those earlier runs managed: ``GroupTree.former``).
 """
 
 from __future__ import annotations
@@ -242,6 +243,7 @@ class _Planner:
             wanted_groups=self.tree.wanted_groups,
             learners=self.learners,
             root_learners=self.root_learners,
+            former_learners=self.learners.former_everyone,
         )
         return settled
 
@@ -338,7 +340,8 @@ class _Planner:
                 )
             return self._create(user, current)
         self.existing += 1
-        return self._update(user, current, UserRef(user.unique_id, current.id), None)
+        former = self.learners.former_of(current.id)
+        return self._update(user, current, UserRef(user.unique_id, current.id), None, former=former)
 
     def _skip(self, user: DesiredUser, why: str) -> None:
         self.problems.append(rules.problem_email_in_use(user.line, user.unique_id, f"{why}; row skipped"))
@@ -375,7 +378,17 @@ class _Planner:
         self.adopted[user.unique_id] = holder.id
         self._update(user, holder, ref, _Draft("adopt"))
 
-    def _update(self, user: DesiredUser, current: LmsUser, ref: UserRef, draft: _Draft | None) -> None:
+    def _update(
+        self,
+        user: DesiredUser,
+        current: LmsUser,
+        ref: UserRef,
+        draft: _Draft | None,
+        *,
+        former: tuple[str, ...] = (),
+    ) -> None:
+        """``former``: groups the connector no longer manages where this user, linked before
+        this plan, is still learner (never for an adopted user: it gave no role there)."""
         fields: list[FieldChange] = []
         patch: list[tuple[str, str | None]] = []
         if current.mail != user.email and current.mail.strip().lower() != user.email:
@@ -404,7 +417,14 @@ class _Planner:
             self.updates.append(UpdateProfile(ref, tuple(patch)))
         self._custom(user, ref, current.custom_fields, fields)
         group_draft = draft or _Draft("update")
-        self._groups(user, ref, current.id in self.root_learners, self.learners.of(current.id), group_draft)
+        self._groups(
+            user,
+            ref,
+            current.id in self.root_learners,
+            self.learners.of(current.id),
+            group_draft,
+            former=former,
+        )
         if fields or group_draft.add or group_draft.remove or draft is not None:
             group_draft.fields[:0] = fields
             self.drafts[user.unique_id] = group_draft
@@ -420,7 +440,14 @@ class _Planner:
     # --- groups ------------------------------------------------------------------------
 
     def _groups(
-        self, user: DesiredUser, ref: UserRef, in_root: bool, have: tuple[str, ...], draft: _Draft
+        self,
+        user: DesiredUser,
+        ref: UserRef,
+        in_root: bool,
+        have: tuple[str, ...],
+        draft: _Draft,
+        *,
+        former: tuple[str, ...] = (),
     ) -> None:
         want: set[str] = set(user.rule_groups)
         new_leaf: tuple[str, ...] | None = None
@@ -436,9 +463,10 @@ class _Planner:
         want.discard(self.root)
         if not in_root and ref.user_id is not None:
             self._learner(self.adds, (self.root, ()), ref, draft.add)
-        if want == set(have) and new_leaf is None:
+        if want == set(have) and new_leaf is None and not former:
             return
         removed = [group for group in have if group not in want]
+        removed.extend(former)  # never wanted: outside the current scope
         for group in sorted(removed):
             self._learner(self.removes, (group, ()), ref, draft.remove)
         for group in sorted(want.difference(have)):

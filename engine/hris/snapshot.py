@@ -96,7 +96,10 @@ class Snapshot:
     groups; ``learners``: group id → ids of users holding the *learner* role there (other
     roles never matter to the connector); ``previous_custom_fields``: ids of definitions the
     connector set values for in earlier runs (from the state store; empty when unknown) so a
-    definition renamed in the LMS can be told apart from one it never managed.
+    definition renamed in the LMS can be told apart from one it never managed;
+    ``previous_groups``: ids of the groups where earlier runs gave learner roles (the scope
+    of the last successful apply, from the state store; empty when unknown), whose learners
+    the adapter also reads, so roles of a rule or level since removed can be taken back.
     """
 
     users: tuple[LmsUser, ...] = ()
@@ -105,6 +108,7 @@ class Snapshot:
     groups: tuple[LmsGroup, ...] = ()
     learners: Mapping[str, frozenset[str]] = field(default_factory=dict)
     previous_custom_fields: frozenset[str] = frozenset()
+    previous_groups: frozenset[str] = frozenset()
 
     # Indexes, built once in __post_init__: the planner looks users up a million times.
     by_id: Mapping[str, LmsUser] = field(init=False, repr=False, compare=False)

@@ -59,6 +59,7 @@ def settle(
     wanted_groups: Callable[[tuple[str, ...], tuple[str, ...]], tuple[str, ...] | None],
     learners: ScopeLearners,
     root_learners: Collection[str],
+    former_learners: Collection[str] = frozenset(),
 ) -> Settled:
     """Split the users built from columns (``users.bulk_rows()``) into settled and not.
 
@@ -66,7 +67,8 @@ def settle(
     (None for one this plan creates), or None when the plan manages no custom value at all;
     ``stale_fields``: definitions whose values the plan removes (renamed in the LMS);
     ``wanted_groups(path, rule_groups)``: the sorted scope groups (root excluded) the user
-    must be learner of, or None when the plan creates its group.
+    must be learner of, or None when the plan creates its group; ``former_learners``: users
+    still learner of a group the connector no longer manages (the plan takes that role back).
 
     Every check runs on every row of the columns, a block at a time (a pass costs less
     than picking rows out); rows that are not ``bulk_rows`` are left out at the end.
@@ -90,7 +92,10 @@ def settle(
             same = map(and_, same, _same_custom_values(found, custom_field_ids, custom, stale_fields))
         ids = list(map(_id_of, found))
         same = groups.same(same, ids, c.combo[start:end])
-        flags = list(map(and_, same, map(root_learners.__contains__, ids)))
+        same = map(and_, same, map(root_learners.__contains__, ids))
+        if former_learners:
+            same = map(and_, same, map(not_, map(former_learners.__contains__, ids)))
+        flags = list(same)
         block = range(start, start + len(flags))
         rows.extend(compress(block, flags))
         others.extend(compress(block, map(not_, flags)))

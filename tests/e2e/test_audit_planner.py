@@ -1,8 +1,7 @@
 """Planner bugs found by the audit, for the owner of ``engine/hris`` to fix.
 
-Each test states the rule the plan breaks and is marked ``xfail(strict=True)``: it fails
-today, and the day the planner is fixed it passes, so pytest reports XPASS as a failure and
-the mark must be removed in the same change.
+Each test states a rule the plan used to break. They were marked ``xfail(strict=True)``
+until the planner was fixed; the marks went with the fixes.
 """
 
 from __future__ import annotations
@@ -53,12 +52,6 @@ def test_a_row_asking_for_the_email_another_managed_user_keeps_is_skipped_whole(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="planner (and the pipeline's memory): the removal scope is computed from the current "
-    "customer file only, so after an SA removes a group rule the learner roles that rule gave "
-    "stay forever (the same for a hierarchy made shorter)",
-)
 def test_a_rule_removed_from_the_customer_file_takes_back_the_learner_roles_it_gave(
     world: ApplyWorld,
 ) -> None:
@@ -75,3 +68,27 @@ def test_a_rule_removed_from_the_customer_file_takes_back_the_learner_roles_it_g
     world.apply(text, world.config(groups={}))
 
     assert world.learner_groups(user) == {"Acme"}
+
+
+def test_a_shorter_hierarchy_takes_back_the_deeper_roles_and_only_those_it_gave(world: ApplyWorld) -> None:
+    text = csv(row("1"), row("2", site="Lyon"))
+    world.apply(text)  # creates Acme › France › Paris and Lyon, learners of the leaves
+    managed = world.managed()
+    paris = next(g["_id"] for g in world.state()["groups"] if g["name"] == "Paris")
+    # Someone the connector does not manage is learner of Paris too (added by hand).
+    outsider = world.sandbox.admin.seed(
+        users=[{"mail": "hand@acme.example", "roles": [{"groupId": paris, "role": "learner"}]}]
+    )["users"][0]["_id"]
+
+    shorter = world.config(groups={"hierarchy": ["country"]})
+    plan = world.plan(text, shorter)  # without the state store: the former scope is unknown
+    outcome = world.apply(text, shorter)
+
+    assert plan.actions and all(change.groups_remove == () for change in plan.changes)
+    assert outcome.status == "succeeded", outcome.problems
+    assert world.learner_groups(managed["1"]["_id"]) == {"Acme", "Acme/France"}
+    assert world.learner_groups(managed["2"]["_id"]) == {"Acme", "Acme/France"}
+    assert world.learner_groups(outsider) == {"Acme/France/Paris"}
+    # Done is done: the same file and configuration plan nothing the next time.
+    again = world.apply(text, shorter)
+    assert again.plan.is_empty and again.status == "succeeded"

@@ -125,7 +125,7 @@ def test_stop_between_actions_leaves_the_rest_pending_and_a_resume_finishes_with
     assert stopped.status == "interrupted"
     run_id = world.store.list_runs("acme")[0].id
     journal = {e.key: e.status for e in world.store.journal(run_id)}
-    assert list(journal.values()).count("done") == 5 + 1  # + the managed fields entry
+    assert list(journal.values()).count("done") == 5 + 2  # + the managed fields and groups entries
     assert "pending" in journal.values()
     assert {r["result"] for r in stopped.report} >= {"not_applied"}
     world.store.reopen_run(run_id)
