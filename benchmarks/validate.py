@@ -68,6 +68,7 @@ def main() -> int:
             theirs, their_code = timed_run([check, "--schemafile", str(SCHEMA), *map(str, files)])
         n = len(files)
         print(f"files: {n} valid customer files (rotating examples/customers/*.yaml)")
+
         def line(label: str, seconds: float) -> str:
             return f"{label:<40} {seconds:6.2f} s  ({seconds / n * 1000:.2f} ms/file)"
 

@@ -134,8 +134,14 @@ class _Converter:
         # Aliases are copies (for their position); expansion is tracked on the shared target.
         identity = id(self.alias_targets.get(id(node), node))
         if identity in self._active:
-            raise _StopError(self.problem(node, path, "an alias refers to a node that contains it "
-                                          "(recursive anchor): write the value out", "yaml-alias"))
+            raise _StopError(
+                self.problem(
+                    node,
+                    path,
+                    "an alias refers to a node that contains it (recursive anchor): write the value out",
+                    "yaml-alias",
+                )
+            )
         outermost = identity in self._seen and self._expansion is None
         if outermost:
             self._expansion = (node, path)
@@ -150,12 +156,15 @@ class _Converter:
             self._expanded += 1
             if self._expanded > ALIAS_EXPANSION_BUDGET:
                 alias, alias_path = self._expansion
-                raise _StopError(self.problem(
-                    alias, alias_path,
-                    f"aliases expand to more than {ALIAS_EXPANSION_BUDGET} nodes: refusing to expand "
-                    "(a 'billion laughs' file?); write the values out instead of nesting aliases",
-                    "yaml-alias-budget",
-                ))
+                raise _StopError(
+                    self.problem(
+                        alias,
+                        alias_path,
+                        f"aliases expand to more than {ALIAS_EXPANSION_BUDGET} nodes: refusing to expand "
+                        "(a 'billion laughs' file?); write the values out instead of nesting aliases",
+                        "yaml-alias-budget",
+                    )
+                )
         self._seen.add(identity)
         if len(path) > MAX_DEPTH:
             message = f"nested more than {MAX_DEPTH} levels deep"
@@ -176,7 +185,8 @@ class _Converter:
 
     def _tag_problem(self, node: Node, path: DocPath) -> Diagnostic:
         return self.problem(
-            node, path,
+            node,
+            path,
             f"tag '{_short_tag(node.tag)}' is not allowed: customer files hold plain YAML only "
             "(remove the tag)",
             "yaml-tag",
@@ -208,11 +218,18 @@ class _Converter:
 
     def _key(self, node: Node, path: DocPath) -> str | None:
         if not isinstance(node, ScalarNode):
-            self.diagnostics.append(self.problem(node, path, "a key must be a plain word, not a list "
-                                                 "or mapping", "yaml-key"))
+            self.diagnostics.append(
+                self.problem(node, path, "a key must be a plain word, not a list or mapping", "yaml-key")
+            )
             return None
-        if node.tag not in {_CORE + "str", _CORE + "int", _CORE + "bool", _CORE + "null",
-                            _CORE + "float", _CORE + "timestamp"}:
+        if node.tag not in {
+            _CORE + "str",
+            _CORE + "int",
+            _CORE + "bool",
+            _CORE + "null",
+            _CORE + "float",
+            _CORE + "timestamp",
+        }:
             self.diagnostics.append(self._tag_problem(node, path))
         return str(node.value)
 
@@ -231,12 +248,15 @@ class _Converter:
                 continue
             child = (*path, key)
             if key in first_line:
-                self.diagnostics.append(self.problem(
-                    key_node, child,
-                    f"duplicate key '{key}': first at line {first_line[key]}, again at line "
-                    f"{_mark(key_node)[0]} (keep one)",
-                    "duplicate-key",
-                ))
+                self.diagnostics.append(
+                    self.problem(
+                        key_node,
+                        child,
+                        f"duplicate key '{key}': first at line {first_line[key]}, again at line "
+                        f"{_mark(key_node)[0]} (keep one)",
+                        "duplicate-key",
+                    )
+                )
                 continue
             first_line[key] = _mark(key_node)[0]
             result[key] = self.convert(value_node, child, _mark(key_node))
@@ -249,8 +269,11 @@ class _Converter:
         sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
         for source in sources:
             if not isinstance(source, MappingNode):
-                self.diagnostics.append(self.problem(key_node, path, "'<<' must merge a mapping or "
-                                                     "a list of mappings", "yaml-merge"))
+                self.diagnostics.append(
+                    self.problem(
+                        key_node, path, "'<<' must merge a mapping or a list of mappings", "yaml-merge"
+                    )
+                )
                 continue
             merged = self.convert(source, (*path, "<<"), _mark(key_node))
             for key, value in merged.items():
@@ -268,15 +291,32 @@ def _offset_to_line_column(raw: bytes, offset: int) -> tuple[int, int]:
 def decode(raw: bytes, name: str) -> tuple[str | None, list[Diagnostic]]:
     """The file's text, or a diagnostic saying why it cannot be read as a customer file."""
     if len(raw) > MAX_FILE_BYTES:
-        return None, [Diagnostic(name, 1, 1, "", f"file is {len(raw)} bytes, over the 1 MiB limit for "
-                                 "a customer file: is this the right file?", code="too-large")]
+        return None, [
+            Diagnostic(
+                name,
+                1,
+                1,
+                "",
+                f"file is {len(raw)} bytes, over the 1 MiB limit for "
+                "a customer file: is this the right file?",
+                code="too-large",
+            )
+        ]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         offset = exc.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
         line, column = _offset_to_line_column(raw, offset)
-        return None, [Diagnostic(name, line, column, "", f"invalid UTF-8 at byte {offset} "
-                                 f"(0x{raw[offset]:02x}): save the file as UTF-8", code="encoding")]
+        return None, [
+            Diagnostic(
+                name,
+                line,
+                column,
+                "",
+                f"invalid UTF-8 at byte {offset} (0x{raw[offset]:02x}): save the file as UTF-8",
+                code="encoding",
+            )
+        ]
     return text, []
 
 
@@ -284,21 +324,33 @@ def _yaml_error(name: str, text: str, exc: YAMLError) -> Diagnostic:
     if isinstance(exc, MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
         problem = exc.problem or "invalid YAML"
-        context = f" ({exc.context} at line {exc.context_mark.line + 1})" if (
-            exc.context and exc.context_mark is not None) else ""
+        context = (
+            f" ({exc.context} at line {exc.context_mark.line + 1})"
+            if (exc.context and exc.context_mark is not None)
+            else ""
+        )
         if "another document" in problem:
-            problem, context = "a second YAML document starts here", (
-                ": a customer file holds one document; remove the '---' and what follows")
+            problem, context = (
+                "a second YAML document starts here",
+                (": a customer file holds one document; remove the '---' and what follows"),
+            )
         elif "'\\t'" in problem:
             context += ": indent with spaces, not tabs"
-        return Diagnostic(name, mark.line + 1, mark.column + 1, "", f"YAML syntax: {problem}{context}",
-                          code="yaml-syntax")
+        return Diagnostic(
+            name, mark.line + 1, mark.column + 1, "", f"YAML syntax: {problem}{context}", code="yaml-syntax"
+        )
     if isinstance(exc, ReaderError):
         before = text[: exc.position]
         line = before.count("\n") + 1
         column = exc.position - (before.rfind("\n") + 1) + 1
-        return Diagnostic(name, line, column, "", f"unacceptable character #x{ord(exc.character):04x} "
-                          "in a YAML file: remove it", code="encoding")
+        return Diagnostic(
+            name,
+            line,
+            column,
+            "",
+            f"unacceptable character #x{ord(exc.character):04x} in a YAML file: remove it",
+            code="encoding",
+        )
     return Diagnostic(name, 1, 1, "", f"YAML syntax: {exc}", code="yaml-syntax")
 
 
@@ -314,8 +366,11 @@ def load_document(text: str, name: str) -> tuple[LoadedDocument | None, list[Dia
     except RecursionError:
         return None, [Diagnostic(name, 1, 1, "", "YAML nested too deeply to read", code="yaml-depth")]
     if root is None:
-        return None, [Diagnostic(name, 1, 1, "", "file is empty: a customer file starts with "
-                                 "'version: 1'", code="empty")]
+        return None, [
+            Diagnostic(
+                name, 1, 1, "", "file is empty: a customer file starts with 'version: 1'", code="empty"
+            )
+        ]
     converter = _Converter(name, yaml.composer.alias_targets)
     try:
         data = converter.convert(root, (), _mark(root))
@@ -323,7 +378,14 @@ def load_document(text: str, name: str) -> tuple[LoadedDocument | None, list[Dia
         return None, [*converter.diagnostics, stop.diagnostic]
     document = LoadedDocument(name, data, converter.positions)
     if not isinstance(data, dict):
-        converter.diagnostics.append(Diagnostic(name, *_mark(root), "", "a customer file is a mapping "
-                                                "of keys ('version: 1', 'customer: ...')", code="type"))
+        converter.diagnostics.append(
+            Diagnostic(
+                name,
+                *_mark(root),
+                "",
+                "a customer file is a mapping of keys ('version: 1', 'customer: ...')",
+                code="type",
+            )
+        )
         return None, converter.diagnostics
     return document, converter.diagnostics

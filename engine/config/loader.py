@@ -39,8 +39,13 @@ from engine.cornerstone.sso_check import DATED_CODES, check_sso
 #: Keys whose values are credentials: never echoed, even by accident.
 SECRET_KEYS = frozenset(
     {
-        "client_id", "client_secret", "password", "private_key", "private_key_passphrase",
-        "passphrase", "secret",
+        "client_id",
+        "client_secret",
+        "password",
+        "private_key",
+        "private_key_passphrase",
+        "passphrase",
+        "secret",
     }
 )
 _SECRET_REF = re.compile(SECRET_REF_PATTERN)
@@ -88,8 +93,9 @@ def _document_path(loc: Sequence[Any], data: Any, *, missing: bool) -> DocPath:
     return tuple(path)
 
 
-def _model_diagnostics(error: ValidationError, document: LoadedDocument,
-                       known: Sequence[Diagnostic]) -> Iterator[Diagnostic]:
+def _model_diagnostics(
+    error: ValidationError, document: LoadedDocument, known: Sequence[Diagnostic]
+) -> Iterator[Diagnostic]:
     for item in error.errors(include_url=False, include_input=False):
         path = _document_path(item["loc"], document.data, missing=item["type"] == "missing")
         dotted = format_path(path)
@@ -123,8 +129,11 @@ def _masked(diagnostics: list[Diagnostic], data: Any) -> list[Diagnostic]:
         message = d.message
         for secret in secrets:
             message = message.replace(secret, "***")
-        masked.append(d if message == d.message else Diagnostic(
-            d.file, d.line, d.column, d.path, message, d.severity, d.code))
+        masked.append(
+            d
+            if message == d.message
+            else Diagnostic(d.file, d.line, d.column, d.path, message, d.severity, d.code)
+        )
     return masked
 
 
@@ -204,8 +213,9 @@ def check_file(path: Path, *, dated_checks: bool = True) -> CheckedFile:
         raw = path.read_bytes()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        return CheckedFile(name, None, [Diagnostic(name, 1, 1, "", f"cannot read the file: {reason}",
-                                                   code="io-error")])
+        return CheckedFile(
+            name, None, [Diagnostic(name, 1, 1, "", f"cannot read the file: {reason}", code="io-error")]
+        )
     return check_bytes(raw, name, dated_checks=dated_checks)
 
 

@@ -41,9 +41,46 @@ EXTENSION_PATTERN = r"^[A-Za-z0-9]{1,10}$"
 #: Language codes the LMS accepts for ``lang`` (ISO 639-1, plus regional variants it knows).
 LMS_LANGUAGES: frozenset[str] = frozenset(
     {
-        "bg", "cs", "da", "de", "el", "en", "es", "fi", "fr", "hr", "hu", "id", "it", "ja",
-        "ko", "lt", "lv", "nl", "no", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl", "sr", "sv",
-        "th", "tr", "uk", "vi", "zh", "zh-TW", "et", "ms", "he", "ar", "hi", "ca",
+        "bg",
+        "cs",
+        "da",
+        "de",
+        "el",
+        "en",
+        "es",
+        "fi",
+        "fr",
+        "hr",
+        "hu",
+        "id",
+        "it",
+        "ja",
+        "ko",
+        "lt",
+        "lv",
+        "nl",
+        "no",
+        "pl",
+        "pt",
+        "pt-BR",
+        "ro",
+        "ru",
+        "sk",
+        "sl",
+        "sr",
+        "sv",
+        "th",
+        "tr",
+        "uk",
+        "vi",
+        "zh",
+        "zh-TW",
+        "et",
+        "ms",
+        "he",
+        "ar",
+        "hi",
+        "ca",
     }
 )
 
@@ -110,9 +147,7 @@ class LmsEndpoint(Model):
 class CornerstoneEndpoint(Model):
     """A Cornerstone portal (pilot, stage and production portals are separate)."""
 
-    url: Url = Field(
-        description="Portal base URL.", examples=["https://acme-pilot.csod.com"]
-    )
+    url: Url = Field(description="Portal base URL.", examples=["https://acme-pilot.csod.com"])
     client_id: SecretRef
     client_secret: SecretRef
     scope: str = Field(
@@ -229,7 +264,6 @@ class GroupRule(Model):
         examples=[{"department": ["Sales"]}],
     )
     group: GroupId = Field(description="Id of the group the matching users join as learners.")
-
 
 
 class Groups(Model):

@@ -81,8 +81,11 @@ def schedule_findings(schedule: Any) -> Iterator[Finding]:
     seen: dict[str, int] = {}
     for index, time in enumerate(_items(schedule.get("times"))):
         if isinstance(time, str) and time in seen:
-            yield Finding(("times", index), f"time '{time}' is listed twice (also item {seen[time] + 1})",
-                          "duplicate-time")
+            yield Finding(
+                ("times", index),
+                f"time '{time}' is listed twice (also item {seen[time] + 1})",
+                "duplicate-time",
+            )
         elif isinstance(time, str):
             seen[time] = index
 
@@ -99,21 +102,32 @@ def sftp_findings(source: Any) -> Iterator[Finding]:
         return
     password, key = source.get("password"), source.get("private_key")
     if password is None and key is None:
-        yield Finding((), "no credential: set 'password' or 'private_key' (as env:NAME)", "credential",
-                      at_key=True)
+        yield Finding(
+            (), "no credential: set 'password' or 'private_key' (as env:NAME)", "credential", at_key=True
+        )
     elif password is not None and key is not None:
-        yield Finding(("private_key",), "both 'password' and 'private_key' are set: keep one",
-                      "credential", at_key=True)
+        yield Finding(
+            ("private_key",), "both 'password' and 'private_key' are set: keep one", "credential", at_key=True
+        )
     if source.get("private_key_passphrase") is not None and key is None:
-        yield Finding(("private_key_passphrase",), "'private_key_passphrase' is set but 'private_key' "
-                      "is not", "credential", at_key=True)
+        yield Finding(
+            ("private_key_passphrase",),
+            "'private_key_passphrase' is set but 'private_key' is not",
+            "credential",
+            at_key=True,
+        )
 
 
 def encryption_findings(encryption: Any) -> Iterator[Finding]:
     encryption = _mapping(encryption)
     if encryption.get("required") is True and encryption.get("private_key") is None:
-        yield Finding(("required",), "encryption is required but no 'private_key' is set (add "
-                      "private_key: env:NAME holding the armored PGP key)", "encryption", at_key=True)
+        yield Finding(
+            ("required",),
+            "encryption is required but no 'private_key' is set (add "
+            "private_key: env:NAME holding the armored PGP key)",
+            "encryption",
+            at_key=True,
+        )
 
 
 def groups_findings(groups: Any) -> Iterator[Finding]:
@@ -121,15 +135,19 @@ def groups_findings(groups: Any) -> Iterator[Finding]:
     seen: set[str] = set()
     for index, column in enumerate(_items(groups.get("hierarchy"))):
         if isinstance(column, str) and column in seen:
-            yield Finding(("hierarchy", index), f"column '{column}' is used twice in the hierarchy",
-                          "duplicate-level")
+            yield Finding(
+                ("hierarchy", index), f"column '{column}' is used twice in the hierarchy", "duplicate-level"
+            )
         elif isinstance(column, str):
             seen.add(column)
     for index, rule in enumerate(_items(groups.get("rules"))):
         for column, values in _mapping(_mapping(rule).get("when")).items():
             if isinstance(values, list) and not values:
-                yield Finding(("rules", index, "when", column), f"rule on '{column}' lists no values: "
-                              "list the values that put a user in the group", "empty-values")
+                yield Finding(
+                    ("rules", index, "when", column),
+                    f"rule on '{column}' lists no values: list the values that put a user in the group",
+                    "empty-values",
+                )
 
 
 def _title_of(spec: Any) -> tuple[str | None, DocPath]:
@@ -147,48 +165,79 @@ def mapping_findings(hris: Any) -> Iterator[Finding]:
     mapped_by: dict[str, str] = {}
     for column, target in fields.items():
         if column in reserved:
-            yield Finding(("fields", column), f"column '{column}' is built in (it is always read) and "
-                          "cannot be mapped: remove this line", "reserved-column", at_key=True)
+            yield Finding(
+                ("fields", column),
+                f"column '{column}' is built in (it is always read) and cannot be mapped: remove this line",
+                "reserved-column",
+                at_key=True,
+            )
             continue
         if isinstance(target, str) and target in mapped_by:
-            yield Finding(("fields", column), f"profile field '{target}' is mapped twice (column "
-                          f"'{mapped_by[target]}' already maps to it): keep one", "mapped-twice")
+            yield Finding(
+                ("fields", column),
+                f"profile field '{target}' is mapped twice (column "
+                f"'{mapped_by[target]}' already maps to it): keep one",
+                "mapped-twice",
+            )
         elif isinstance(target, str):
             mapped_by[target] = column
     titles: dict[str, str] = {}
     for column, spec in _mapping(hris.get("custom_fields")).items():
         if column in reserved:
-            yield Finding(("custom_fields", column), f"column '{column}' is built in and cannot be a "
-                          "custom field", "reserved-column", at_key=True)
+            yield Finding(
+                ("custom_fields", column),
+                f"column '{column}' is built in and cannot be a custom field",
+                "reserved-column",
+                at_key=True,
+            )
         if column in fields:
-            yield Finding(("custom_fields", column), f"column '{column}' is already mapped to profile "
-                          f"field '{fields[column]}': map it to one or the other", "mapped-twice",
-                          at_key=True)
+            yield Finding(
+                ("custom_fields", column),
+                f"column '{column}' is already mapped to profile "
+                f"field '{fields[column]}': map it to one or the other",
+                "mapped-twice",
+                at_key=True,
+            )
         title, title_path = _title_of(spec)
         if title is None:
             continue
         if title.casefold() in titles:
-            yield Finding(("custom_fields", column, *title_path), f"custom field title '{title}' is "
-                          f"used twice (also by column '{titles[title.casefold()]}'): titles must be "
-                          "unique", "duplicate-title")
+            yield Finding(
+                ("custom_fields", column, *title_path),
+                f"custom field title '{title}' is "
+                f"used twice (also by column '{titles[title.casefold()]}'): titles must be "
+                "unique",
+                "duplicate-title",
+            )
         else:
             titles[title.casefold()] = column
     uses: list[tuple[DocPath, str, bool]] = [(("filter", c), c, True) for c in _mapping(hris.get("filter"))]
     groups = _mapping(hris.get("groups"))
-    uses += [(("groups", "hierarchy", i), c, False) for i, c in enumerate(_items(groups.get("hierarchy")))
-             if isinstance(c, str)]
+    uses += [
+        (("groups", "hierarchy", i), c, False)
+        for i, c in enumerate(_items(groups.get("hierarchy")))
+        if isinstance(c, str)
+    ]
     for index, rule in enumerate(_items(groups.get("rules"))):
         when = _mapping(_mapping(rule).get("when"))
         uses += [(("groups", "rules", index, "when", c), c, True) for c in when]
     for path, column, at_key in uses:
         meaning = fields.get(column)
         if meaning in _LINK_FIELDS:
-            yield Finding(path, f"column '{column}' is the {meaning} column (fields.{column}: {meaning}): "
-                          "its values are links, not categories; filter or group on another column",
-                          "conflicting-column", at_key=at_key)
+            yield Finding(
+                path,
+                f"column '{column}' is the {meaning} column (fields.{column}: {meaning}): "
+                "its values are links, not categories; filter or group on another column",
+                "conflicting-column",
+                at_key=at_key,
+            )
         elif column in _PER_USER_COLUMNS and path[0] == "groups":
-            yield Finding(path, f"column '{column}' is unique per user: grouping on it makes one group "
-                          "per employee", "conflicting-column", at_key=at_key)
+            yield Finding(
+                path,
+                f"column '{column}' is unique per user: grouping on it makes one group per employee",
+                "conflicting-column",
+                at_key=at_key,
+            )
 
 
 def hris_findings(hris: Any, known_languages: frozenset[str]) -> Iterator[Finding]:
@@ -199,12 +248,17 @@ def hris_findings(hris: Any, known_languages: frozenset[str]) -> Iterator[Findin
         if isinstance(code, str) and code not in known_languages:
             near = difflib.get_close_matches(code, sorted(known_languages), n=1, cutoff=0.5)
             fix = f"did you mean '{near[0]}'?" if near else "use an ISO 639-1 code such as 'fr'"
-            yield Finding(("languages", name), f"'{code}' is not a language code of the LMS ({fix})",
-                          "language")
+            yield Finding(
+                ("languages", name), f"'{code}' is not a language code of the LMS ({fix})", "language"
+            )
     for column, values in _mapping(hris.get("filter")).items():
         if isinstance(values, list) and not values:
-            yield Finding(("filter", column), f"filter on '{column}' lists no values, so it would "
-                          "drop every row: remove it or list the accepted values", "empty-values")
+            yield Finding(
+                ("filter", column),
+                f"filter on '{column}' lists no values, so it would "
+                "drop every row: remove it or list the accepted values",
+                "empty-values",
+            )
     max_deletions = _mapping(hris.get("safety")).get("max_deletions")
     if isinstance(max_deletions, int) and not isinstance(max_deletions, bool) and max_deletions < 0:
         yield Finding(("safety", "max_deletions"), "max_deletions must be 0 or more", "minimum")
@@ -213,8 +267,12 @@ def hris_findings(hris: Any, known_languages: frozenset[str]) -> Iterator[Findin
 def catalog_findings(catalog: Any) -> Iterator[Finding]:
     url = _mapping(catalog).get("launch_url")
     if isinstance(url, str) and ("{course_id}" not in url or not url.startswith(("http://", "https://"))):
-        yield Finding(("launch_url",), "launch_url must be an http(s) URL containing '{course_id}', e.g. "
-                      "'https://acme.360learning.com/course/{course_id}'", "launch-url")
+        yield Finding(
+            ("launch_url",),
+            "launch_url must be an http(s) URL containing '{course_id}', e.g. "
+            "'https://acme.360learning.com/course/{course_id}'",
+            "launch-url",
+        )
 
 
 def saml_findings(method: Any) -> Iterator[Finding]:
@@ -230,19 +288,31 @@ def customer_findings(data: Any, expected_slug: str | None) -> Iterator[Finding]
     data = _mapping(data)
     slug = data.get("customer")
     if expected_slug is not None and isinstance(slug, str) and slug != expected_slug:
-        yield Finding(("customer",), f"customer '{slug}' does not match the file name "
-                      f"'{expected_slug}': rename the file to {slug}.yaml or set customer: {expected_slug}",
-                      "slug-mismatch")
+        yield Finding(
+            ("customer",),
+            f"customer '{slug}' does not match the file name "
+            f"'{expected_slug}': rename the file to {slug}.yaml or set customer: {expected_slug}",
+            "slug-mismatch",
+        )
     environments = data.get("environments")
     if isinstance(environments, Mapping) and environments and "test" not in environments:
-        yield Finding(("environments",), "environment 'test' is missing: CI plans every change against "
-                      "it (add environments.test.lms)", "missing-environment", at_key=True)
+        yield Finding(
+            ("environments",),
+            "environment 'test' is missing: CI plans every change against it (add environments.test.lms)",
+            "missing-environment",
+            at_key=True,
+        )
     completions = _mapping(data.get("cornerstone")).get("completions")
     if isinstance(completions, Mapping) and isinstance(environments, Mapping):
         for name, environment in environments.items():
             if isinstance(environment, Mapping) and environment.get("cornerstone") is None:
-                yield Finding(("environments", name), f"environment '{name}' has no 'cornerstone' endpoint, "
-                              "which cornerstone.completions needs", "missing-endpoint", at_key=True)
+                yield Finding(
+                    ("environments", name),
+                    f"environment '{name}' has no 'cornerstone' endpoint, "
+                    "which cornerstone.completions needs",
+                    "missing-endpoint",
+                    at_key=True,
+                )
 
 
 def document_findings(data: Any, expected_slug: str | None, known_languages: frozenset[str]) -> list[Finding]:
@@ -258,8 +328,11 @@ def document_findings(data: Any, expected_slug: str | None, known_languages: fro
         found += [f.under(("hris", "schedule")) for f in schedule_findings(hris.get("schedule"))]
     cornerstone = _mapping(data.get("cornerstone"))
     found += [f.under(("cornerstone", "catalog")) for f in catalog_findings(cornerstone.get("catalog"))]
-    found += [f.under(("cornerstone", "completions"))
-              for f in completions_findings(cornerstone.get("completions"))]
-    found += [f.under(("cornerstone", "sso", "method"))
-              for f in saml_findings(_mapping(cornerstone.get("sso")).get("method"))]
+    found += [
+        f.under(("cornerstone", "completions")) for f in completions_findings(cornerstone.get("completions"))
+    ]
+    found += [
+        f.under(("cornerstone", "sso", "method"))
+        for f in saml_findings(_mapping(cornerstone.get("sso")).get("method"))
+    ]
     return found

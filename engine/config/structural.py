@@ -24,8 +24,13 @@ from engine.config.document import LoadedDocument
 from engine.config.schema import customer_validator
 
 _TYPE_NAMES = {
-    "string": "a string", "integer": "a whole number", "number": "a number", "boolean": "true or false",
-    "object": "a mapping (key: value)", "array": "a list", "null": "nothing (null)",
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a mapping (key: value)",
+    "array": "a list",
+    "null": "nothing (null)",
 }
 
 #: Pattern -> (what a valid value is, an example). Keyed by the models' own constants.
@@ -125,9 +130,13 @@ class _Translator:
             yield self._choice(error, path)
         elif kind == "pattern":
             if _is_secret(schema):
-                yield self.at(path, "holds a value instead of a secret reference: write env:NAME (or "
-                              "file:PATH) and put the secret in that variable; rotate it if it was "
-                              "committed", "secret-inline")
+                yield self.at(
+                    path,
+                    "holds a value instead of a secret reference: write env:NAME (or "
+                    "file:PATH) and put the secret in that variable; rotate it if it was "
+                    "committed",
+                    "secret-inline",
+                )
             else:
                 yield self.at(path, self._pattern_text(error.validator_value, value, schema), "pattern")
         else:
@@ -202,8 +211,9 @@ class _Translator:
                 return
             known = ", ".join(f"'{t}'" for t in tags)
             if tag is None:
-                yield self.at(path, f"missing required key 'type' (one of {known})", "missing-key",
-                              at_key=True)
+                yield self.at(
+                    path, f"missing required key 'type' (one of {known})", "missing-key", at_key=True
+                )
             else:
                 near = suggest(str(tag), [str(t) for t in tags])
                 fix = f"did you mean '{near}'?" if near else f"expected one of {known}"
@@ -211,7 +221,8 @@ class _Translator:
             return
         # Otherwise drop the branches whose very type differs from the value's.
         plausible = {
-            index: subs for index, subs in branches.items()
+            index: subs
+            for index, subs in branches.items()
             if not any(s.validator == "type" and not s.relative_path for s in subs)
         }
         if not plausible:

@@ -88,8 +88,9 @@ def test_a_folder_without_customer_files_exits_2(tmp_path: Path, capsys: pytest.
     assert "no *.yaml" in err
 
 
-def test_folders_are_searched_recursively_for_yaml_and_yml(tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_folders_are_searched_recursively_for_yaml_and_yml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "b" / "deep").mkdir(parents=True)
     (tmp_path / "a.yml").write_text("version: 1\n")
     (tmp_path / "b" / "deep" / "c.yaml").write_text("version: 1\n")
@@ -125,8 +126,9 @@ def test_github_format_prints_workflow_annotations(capsys: pytest.CaptureFixture
     )
 
 
-def test_github_format_is_chosen_under_github_actions(capsys: pytest.CaptureFixture[str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_github_format_is_chosen_under_github_actions(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     code, out, _ = run(capsys, "validate", str(INVALID / "bad-timezone.yaml"))
     assert code == 1
@@ -137,8 +139,14 @@ def test_github_format_is_chosen_under_github_actions(capsys: pytest.CaptureFixt
 
 @pytest.mark.parametrize("output", ["text", "json", "github"])
 def test_no_format_ever_prints_an_inline_secret(capsys: pytest.CaptureFixture[str], output: str) -> None:
-    code, out, err = run(capsys, "validate", "--format", output,
-                         str(INVALID / "inline-secret.yaml"), str(INVALID / "inline-secret-number.yaml"))
+    code, out, err = run(
+        capsys,
+        "validate",
+        "--format",
+        output,
+        str(INVALID / "inline-secret.yaml"),
+        str(INVALID / "inline-secret-number.yaml"),
+    )
     assert code == 1
     assert "secret" in out
     for secret in ("Zq8!kV3p-tD9x", "90210443", "correct horse battery"):
@@ -148,7 +156,10 @@ def test_no_format_ever_prints_an_inline_secret(capsys: pytest.CaptureFixture[st
 def test_the_installed_command_runs_end_to_end() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "engine.cli.main", "validate", str(INVALID / "unknown-key.yaml")],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         env={**os.environ, "GITHUB_ACTIONS": "false"},
     )
     assert result.returncode == 1

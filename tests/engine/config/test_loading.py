@@ -98,11 +98,11 @@ def test_deep_nesting_is_refused_not_crashing() -> None:
 def test_anchors_and_merge_keys_within_budget_are_plain_yaml() -> None:
     text = MINIMAL.replace(
         "environments:\n",
-        "environments:\n  production:\n    lms: &lms {url: \"https://app.360learning.com\", "
+        'environments:\n  production:\n    lms: &lms {url: "https://app.360learning.com", '
         "client_id: env:ID, client_secret: env:SECRET}\n",
     ).replace(
         "    lms: {url",
-        "    lms:\n      <<: *lms\n      url: \"http://127.0.0.1:8360\"\n      x-unused: {url",
+        '    lms:\n      <<: *lms\n      url: "http://127.0.0.1:8360"\n      x-unused: {url',
     )
     checked = check_text(text, "acme.yaml")
     # The merge supplied client_id/client_secret; the explicit url won; the unknown key is named.
@@ -135,16 +135,21 @@ def test_yaml_1_2_scalars_keep_times_and_norway_as_strings() -> None:
         ({"encryption": {"required": True}}, "encryption is required but no 'private_key'"),
     ],
 )
-def test_models_enforce_the_same_semantic_rules_as_the_validator(hris_extra: dict[str, object],
-                                                                 message: str) -> None:
+def test_models_enforce_the_same_semantic_rules_as_the_validator(
+    hris_extra: dict[str, object], message: str
+) -> None:
     data = {
         "version": 1,
         "customer": "acme",
         "environments": {
             "test": {"lms": {"url": "http://h", "client_id": "env:A", "client_secret": "env:B"}}
         },
-        "hris": {"source": {"type": "folder", "path": "in"}, "group": "g", "admin": "a@acme.example",
-                 **hris_extra},
+        "hris": {
+            "source": {"type": "folder", "path": "in"},
+            "group": "g",
+            "admin": "a@acme.example",
+            **hris_extra,
+        },
     }
     with pytest.raises(ValidationError) as caught:
         CustomerConfig.model_validate(data)
