@@ -153,7 +153,8 @@ class _Describer:
                 self.phrases.append(f"custom field `{column}` → {new['title']} ({new['type']}) added")
             elif new is None:
                 self.phrases.append(
-                    f"custom field `{column}` → {old['title']} removed (values already set are kept)"
+                    f"custom field `{column}` → {old['title']} removed "
+                    "(its values are removed from the synced users at the next sync)"
                 )
             else:
                 if old["title"] != new["title"]:
