@@ -208,7 +208,11 @@ class _Describer:
         old = [said(r) for r in before or []]
         new = [said(r) for r in after or []]
         self.phrases += [f"group rule added: {r}" for r in new if r not in old]
-        self.phrases += [f"group rule removed: {r}" for r in old if r not in new]
+        self.phrases += [
+            f"group rule removed: {r} (the learner roles it gave are taken back at the next sync)"
+            for r in old
+            if r not in new
+        ]
         if sorted(old) == sorted(new):
             self.phrases.append("group rules reordered")
 

@@ -1,5 +1,5 @@
-"""A custom field mapping removed from the customer file: what the sync does, and what the
-pull-request review says it will do, must agree."""
+"""A custom field mapping or a group rule removed from the customer file: what the sync does,
+and what the pull-request review says it will do, must agree."""
 
 from __future__ import annotations
 
@@ -24,3 +24,22 @@ def test_removing_a_custom_field_mapping_removes_its_values_and_the_review_says_
     assert [u["customFields"] for u in world.managed().values()] == [[], []]
     (phrase,) = [p for p in describe_change(world.config(), without) if "custom field" in p]
     assert "removed from the synced users" in phrase
+
+
+def test_removing_a_group_rule_takes_back_its_roles_and_the_review_says_so(world: ApplyWorld) -> None:
+    seeded = world.sandbox.admin.seed(
+        groups=[{"name": "Sellers", "parentId": world.sandbox.platform_group_id}]
+    )
+    sellers = seeded["groups"][0]["_id"]
+    with_rule = world.config(groups={"rules": [{"when": {"title": ["Seller"]}, "group": sellers}]})
+    text = csv(row("1", title="Seller"))
+    world.apply(text, with_rule)
+    user = world.managed()["1"]["_id"]
+    assert "Sellers" in world.learner_groups(user)
+
+    without = world.config(groups={})
+    world.apply(text, without)
+
+    assert "Sellers" not in world.learner_groups(user)
+    (phrase,) = [p for p in describe_change(with_rule, without) if "group rule" in p]
+    assert phrase.startswith("group rule removed:") and "taken back at the next sync" in phrase
