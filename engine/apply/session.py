@@ -17,17 +17,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from engine.errors import LockHeldError
-from engine.state import StateStore
+from engine.runner.runner import lock_name
+from engine.state import StateStore, sqlite_database
 
 #: A crashed holder's lock frees itself after this; the live holder renews it well before.
 LOCK_TTL = timedelta(seconds=60)
 #: Where run logs go when the state is not a SQLite file.
 DEFAULT_RUNS_DIR = Path(".lmsync/runs")
-
-
-def lock_name(customer: str) -> str:
-    """The lock the runner and ``lmsync apply`` share for one customer."""
-    return f"customer:{customer}"
 
 
 @dataclass(frozen=True)
@@ -75,9 +71,5 @@ def open_apply_run(
 
 def runs_directory(state_url: str) -> Path:
     """Run logs live beside the state: ``runs/`` next to a SQLite file, else ``.lmsync/runs``."""
-    prefix = "sqlite:///"
-    if state_url.startswith(prefix):
-        database = state_url[len(prefix) :].split("?", 1)[0]
-        if database and database != ":memory:":
-            return Path(database).expanduser().parent / "runs"
-    return DEFAULT_RUNS_DIR
+    database = sqlite_database(state_url)
+    return database.parent / "runs" if database is not None else DEFAULT_RUNS_DIR

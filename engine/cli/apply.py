@@ -27,7 +27,7 @@ from typing import Any
 
 from connectors.lms.target import LmsTarget
 from engine.apply import FileOutcome, apply_hris_file, write_run_log
-from engine.apply.session import LOCK_TTL, lock_name, open_apply_run, runs_directory
+from engine.apply.session import LOCK_TTL, open_apply_run, runs_directory
 from engine.cli.plan import common_arguments, read_input
 from engine.config.loader import load_config
 from engine.console import Reporter
@@ -35,6 +35,7 @@ from engine.errors import LmsyncError
 from engine.hris import DeletionGuardTrippedError
 from engine.runner.clock import SystemClock
 from engine.runner.lease import LeaseKeeper
+from engine.runner.runner import lock_name
 from engine.state import StateStore
 
 EXIT_OK, EXIT_FAILED, EXIT_GUARD = 0, 1, 3

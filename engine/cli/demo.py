@@ -29,6 +29,7 @@ import engine
 from connectors.lms.target import LmsTarget
 from connectors.sandbox import RateLimits, SandboxAdmin, SandboxServer
 from engine.apply import plan_hris_file
+from engine.apply.session import runs_directory
 from engine.config.loader import load_config
 from engine.config.models import CustomerConfig, FolderSource
 from engine.console import Reporter
@@ -36,7 +37,7 @@ from engine.errors import ConfigError
 from engine.hris.render import render_text
 from engine.runner.clock import SystemClock
 from engine.state import StateStore
-from engine.sync import ManualRun, run_log_dir, run_manual, summary_lines, write_sync_log
+from engine.sync import ManualRun, run_manual, summary_lines, write_sync_log
 
 ENVIRONMENT = "test"
 #: The groups examples/customers/demo.yaml names, as the demo LMS holds them.
@@ -172,7 +173,7 @@ def _sync(config: CustomerConfig, config_path: Path, state: str, reporter: Repor
     finally:
         store.close()
     json_path, csv_path = write_sync_log(
-        run_log_dir(state),
+        runs_directory(state),
         manual.run_id,
         customer=config.customer,
         environment=ENVIRONMENT,

@@ -28,7 +28,7 @@ from engine.config.models import CustomerConfig
 from engine.console import Reporter
 from engine.errors import DeletionGuardError, FileLevelError
 from engine.hris import DeletionGuardTrippedError, Plan, plan_to_json, render_text
-from engine.state import StateStore
+from engine.state import StateStore, sqlite_database
 
 FORMATS = ("text", "json", "markdown")
 EXIT_NO_CHANGES, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -94,11 +94,8 @@ def stored_custom_fields(
 ) -> frozenset[str]:
     """What the last apply recorded (``recall``: which memory), read only when the state
     exists (a plan creates nothing)."""
-    prefix = "sqlite:///"
-    if (
-        state_url.startswith(prefix)
-        and not Path(state_url[len(prefix) :].split("?", 1)[0]).expanduser().is_file()
-    ):
+    database = sqlite_database(state_url)
+    if database is not None and not database.is_file():
         return frozenset()
     store = StateStore.open(state_url)
     try:

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from engine.apply.session import runs_directory
 from engine.cli.runner import state_url_argument
 from engine.config.loader import load_config
 from engine.config.models import CustomerConfig
@@ -28,7 +29,7 @@ from engine.errors import ConfigError
 from engine.runner.clock import SystemClock
 from engine.runner.notify import RecapMailer
 from engine.state import StateStore
-from engine.sync import ManualRun, run_log_dir, run_manual, summary_lines, write_sync_log
+from engine.sync import ManualRun, run_manual, summary_lines, write_sync_log
 
 EXIT_OK, EXIT_FAILED, EXIT_GUARD, EXIT_STOPPED = 0, 1, 3, 130
 
@@ -101,7 +102,7 @@ def execute(
     finally:
         store.close()
     paths = write_sync_log(
-        run_log_dir(state),
+        runs_directory(state),
         manual.run_id,
         customer=config.customer,
         environment=environment,

@@ -78,6 +78,7 @@ class RunnerSettings:
 
 
 def lock_name(customer: str) -> str:
+    """The lock every writer of a customer takes: the runner, ``lmsync apply``, ``sync``, ``run-now``."""
     return f"customer:{customer}"
 
 

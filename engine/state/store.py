@@ -48,6 +48,18 @@ from engine.state.records import (
 from engine.state.tables import UpsertInsert
 
 DEFAULT_STATE_URL = "sqlite:///.lmsync/state.sqlite"
+_SQLITE = "sqlite:///"
+
+
+def sqlite_database(url: str) -> Path | None:
+    """The file a ``sqlite:///`` state URL names, or None (another database, or in memory):
+    run logs are written beside it, and a plan reads no state from a file that does not exist."""
+    if not url.startswith(_SQLITE):
+        return None
+    database = url[len(_SQLITE) :].split("?", 1)[0]
+    if not database or database == ":memory:":
+        return None
+    return Path(database).expanduser()
 
 
 def _redacted(url: str) -> str:

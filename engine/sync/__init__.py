@@ -8,13 +8,12 @@ the customer's lock and records it; ``engine.sync.runner_job.run`` is the runner
 from engine.sync.manual import ManualRun, run_manual
 from engine.sync.outcome import FileResult, SyncOutcome, summary_lines
 from engine.sync.pipeline import sync_files
-from engine.sync.runlog import run_log_dir, write_sync_log
+from engine.sync.runlog import write_sync_log
 
 __all__ = [
     "FileResult",
     "ManualRun",
     "SyncOutcome",
-    "run_log_dir",
     "run_manual",
     "summary_lines",
     "sync_files",

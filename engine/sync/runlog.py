@@ -13,17 +13,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.apply.session import runs_directory
 from engine.state.export import report_to_csv
 from engine.sync.outcome import SyncOutcome
 
 #: The per-user columns, in the order the CSV shows them.
 COLUMNS = ("file", "line", "unique_id", "action", "result", "code", "reason")
-
-
-def run_log_dir(state_url: str) -> Path:
-    """Where run logs go for a state store at ``state_url`` (the same place as ``lmsync apply``'s)."""
-    return runs_directory(state_url)
 
 
 def write_sync_log(

@@ -12,11 +12,11 @@ from engine.apply.session import (
     DEFAULT_RUNS_DIR,
     LOCK_TTL,
     ApplyRun,
-    lock_name,
     open_apply_run,
     runs_directory,
 )
 from engine.errors import LockHeldError
+from engine.runner.runner import lock_name
 from engine.state import StateStore
 from tests.engine.apply.world import now
 
