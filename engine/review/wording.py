@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from engine.config.models import CustomerConfig
@@ -75,6 +75,16 @@ def _dotted(path: Path_) -> str:
     return ".".join(path)
 
 
+def _changed_keys(before: Any, after: Any) -> Iterator[tuple[str, Any, Any]]:
+    """``(key, old, new)`` of a mapping section whose value differs, in key order; a side
+    where the key (or the whole section) is absent gives None."""
+    before, after = before or {}, after or {}
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old != new:
+            yield key, old, new
+
+
 def _listed(values: list[Any]) -> str:
     return ", ".join(str(v) for v in values)
 
@@ -126,11 +136,7 @@ class _Describer:
     # --- phrases for known paths ------------------------------------------------------------
 
     def mapping(self, path: Path_, before: Any, after: Any) -> None:
-        before, after = before or {}, after or {}
-        for column in sorted(set(before) | set(after)):
-            old, new = before.get(column), after.get(column)
-            if old == new:
-                continue
+        for column, old, new in _changed_keys(before, after):
             if old is None:
                 self.phrases.append(f"mapping `{column}` → {PROFILE_FIELD_TITLES[new]} added")
             elif new is None:
@@ -144,11 +150,7 @@ class _Describer:
                 )
 
     def custom_fields(self, path: Path_, before: Any, after: Any) -> None:
-        before, after = before or {}, after or {}
-        for column in sorted(set(before) | set(after)):
-            old, new = before.get(column), after.get(column)
-            if old == new:
-                continue
+        for column, old, new in _changed_keys(before, after):
             if old is None:
                 self.phrases.append(f"custom field `{column}` → {new['title']} ({new['type']}) added")
             elif new is None:
@@ -166,11 +168,7 @@ class _Describer:
                     self.phrases.append(f"custom field `{column}` type {old['type']} → {new['type']}")
 
     def filter(self, path: Path_, before: Any, after: Any) -> None:
-        before, after = before or {}, after or {}
-        for column in sorted(set(before) | set(after)):
-            old, new = before.get(column), after.get(column)
-            if old == new:
-                continue
+        for column, old, new in _changed_keys(before, after):
             if old is None:
                 self.phrases.append(f"filter on `{column}` added: only {_listed(new)}")
             elif new is None:
@@ -256,14 +254,12 @@ class _Describer:
         )
 
     def languages(self, path: Path_, before: Any, after: Any) -> None:
-        before, after = before or {}, after or {}
-        for name in sorted(set(before) | set(after)):
-            old, new = before.get(name), after.get(name)
+        for name, old, new in _changed_keys(before, after):
             if old is None:
                 self.phrases.append(f"language `{name}` → {new} added")
             elif new is None:
                 self.phrases.append(f"language `{name}` → {old} removed")
-            elif old != new:
+            else:
                 self.phrases.append(f"language `{name}` now → {new} (was {old})")
 
     def environments(self, path: Path_, before: Any, after: Any) -> None:
