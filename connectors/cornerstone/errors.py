@@ -9,10 +9,9 @@ and never contain a token, a secret or a response body (which may hold personal 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
+from connectors.lms.errors import retry_after_seconds
 from engine.errors import (
     RateLimitedError,
     TargetAuthError,
@@ -21,22 +20,6 @@ from engine.errors import (
     TargetNotFoundError,
     TargetUnavailableError,
 )
-
-
-def retry_after_seconds(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds (it may be a number or an HTTP date); None when absent or junk."""
-    value = headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max((moment - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
 def _error_code(body: Any) -> str | None:
@@ -59,7 +42,7 @@ def error_for_status(
             f"{where}, too many requests",
             status=status,
             code=code or "429",
-            retry_after=retry_after_seconds(headers or {}),
+            retry_after=retry_after_seconds((headers or {}).get("Retry-After")),
             hint="the client slows down and retries; lower the job's concurrency if this persists",
         )
     if status >= 500:

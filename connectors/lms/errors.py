@@ -51,7 +51,8 @@ def mask_mails(text: str) -> str:
 
 
 def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: a number, or an HTTP date; None when absent or unreadable."""
+    """``Retry-After`` as seconds: a number, or an HTTP date; None when absent or unreadable.
+    Every HTTP target (the LMS, Cornerstone) reads the header through this one function."""
     if not value:
         return None
     try:

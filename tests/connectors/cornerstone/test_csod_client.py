@@ -10,7 +10,7 @@ import requests
 from pydantic import SecretStr
 
 from connectors.cornerstone.client import CornerstoneClient
-from connectors.cornerstone.errors import error_for_status, retry_after_seconds
+from connectors.cornerstone.errors import error_for_status
 from connectors.cornerstone.pacing import ThrottlePacer
 from connectors.cornerstone.sandbox import CornerstoneSandbox
 from engine.errors import (
@@ -74,7 +74,8 @@ def test_status_maps_to_error_type(status: int, error_type: type[TargetError], t
 @pytest.mark.parametrize(("value", "seconds"), [("2", 2.0), ("0.5", 0.5), ("junk", None), (None, None)])
 def test_retry_after_header(value: str | None, seconds: float | None) -> None:
     headers = {"Retry-After": value} if value is not None else {}
-    assert retry_after_seconds(headers) == seconds
+    error = error_for_status(429, call="GET employees", headers=headers)
+    assert error.retry_after == seconds
 
 
 def test_employee_lookup_and_token_cached(cornerstone_sandbox: CornerstoneSandbox) -> None:
