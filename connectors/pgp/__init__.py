@@ -13,6 +13,7 @@ from engine.config.models import Encryption
 from engine.config.secrets import resolve_secret
 from engine.errors import ConfigError
 from engine.files.encrypted import looks_encrypted
+from engine.files.selection import ENCRYPTED_SUFFIXES
 
 from .decrypt import PgpDecryptor
 
@@ -40,4 +41,22 @@ def open_decryptor(
     return PgpDecryptor(key, passphrase)
 
 
-__all__ = ["PgpDecryptor", "looks_encrypted", "open_decryptor"]
+def decrypt_if_encrypted(
+    encryption: Encryption,
+    data: bytes,
+    name: str,
+    *,
+    base_dir: Path,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[bytes, str]:
+    """A file that may be a PGP message, as plain bytes and the name its rows are reported
+    under (``.pgp``/``.gpg`` dropped): what ``lmsync plan`` and the review read one file with.
+    The keyring lives for this one file; a run over many files keeps one ``open_decryptor``."""
+    if not looks_encrypted(data):
+        return data, name
+    with open_decryptor(encryption, base_dir=base_dir, environ=environ) as pgp:
+        plain = pgp.decrypt(data, file=name)
+    return plain, name[:-4] if name.endswith(ENCRYPTED_SUFFIXES) else name
+
+
+__all__ = ["PgpDecryptor", "decrypt_if_encrypted", "looks_encrypted", "open_decryptor"]

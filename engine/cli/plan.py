@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.lms.target import LmsTarget
-from connectors.pgp import looks_encrypted, open_decryptor
+from connectors.pgp import decrypt_if_encrypted
 from engine.apply import plan_hris_file, previous_custom_fields, previous_groups
 from engine.apply.markdown import render_plan_markdown
 from engine.cli.runner import state_url_argument
@@ -32,7 +32,6 @@ from engine.state import StateStore, sqlite_database
 
 FORMATS = ("text", "json", "markdown")
 EXIT_NO_CHANGES, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
-_ENCRYPTED_SUFFIXES = (".pgp", ".gpg")
 
 
 def common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,14 +75,9 @@ def read_input(path: Path, config: CustomerConfig, base_dir: Path) -> tuple[byte
             hint="check the path given to --input",
         ) from exc
     sha256 = hashlib.sha256(data).hexdigest()
-    name = path.name
-    if looks_encrypted(data):
-        assert config.hris is not None
-        with open_decryptor(config.hris.encryption, base_dir=base_dir) as pgp:
-            data = pgp.decrypt(data, file=name)
-        if name.endswith(_ENCRYPTED_SUFFIXES):
-            name = name[:-4]
-    return data, name, sha256
+    assert config.hris is not None
+    plain, name = decrypt_if_encrypted(config.hris.encryption, data, path.name, base_dir=base_dir)
+    return plain, name, sha256
 
 
 def stored_custom_fields(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.lms.target import LmsTarget
-from connectors.pgp import looks_encrypted, open_decryptor
+from connectors.pgp import decrypt_if_encrypted
 from connectors.sources import open_source
 from engine.apply import plan_hris_file
 from engine.config.models import CustomerConfig
@@ -31,8 +31,6 @@ from engine.files.selection import SkipReason, select_files
 from engine.hris import DeletionGuardTrippedError, plan_to_json
 from engine.review.effect import Planner
 from engine.review.planners import EMPTY_PLAN
-
-_ENCRYPTED_SUFFIXES = (".pgp", ".gpg")
 
 #: (plain bytes, name the rows are reported under)
 _Data = tuple[bytes, str]
@@ -74,7 +72,9 @@ def instance_planner(
             raw, name = (
                 _read_input(input) if input is not None else _latest(config, base_dir, env_vars, now())
             )
-            fetched[key] = _decrypted(config, raw, name, base_dir, env_vars)
+            fetched[key] = decrypt_if_encrypted(
+                config.hris.encryption, raw, name, base_dir=base_dir, environ=env_vars
+            )
         return fetched[key]
 
     def plan(config: CustomerConfig, env: str, input: Path | None) -> Mapping[str, Any]:
@@ -119,14 +119,3 @@ def _latest(config: CustomerConfig, base_dir: Path, environ: Mapping[str, str], 
             )
         newest = max(candidates, key=lambda file: (file.mtime, file.name))
         return source.read(newest.name), newest.name
-
-
-def _decrypted(
-    config: CustomerConfig, raw: bytes, name: str, base_dir: Path, environ: Mapping[str, str]
-) -> _Data:
-    assert config.hris is not None
-    if not looks_encrypted(raw):
-        return raw, name
-    with open_decryptor(config.hris.encryption, base_dir=base_dir, environ=environ) as pgp:
-        plain = pgp.decrypt(raw, file=name)
-    return plain, name[:-4] if name.endswith(_ENCRYPTED_SUFFIXES) else name
