@@ -14,7 +14,6 @@ import argparse
 import hashlib
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,20 +79,18 @@ def read_input(path: Path, config: CustomerConfig, base_dir: Path) -> tuple[byte
     return plain, name, sha256
 
 
-def stored_custom_fields(
-    state_url: str,
-    customer: str,
-    environment: str,
-    recall: Callable[[StateStore, str, str], frozenset[str]] = previous_custom_fields,
-) -> frozenset[str]:
-    """What the last apply recorded (``recall``: which memory), read only when the state
-    exists (a plan creates nothing)."""
+def stored_memory(state_url: str, customer: str, environment: str) -> tuple[frozenset[str], frozenset[str]]:
+    """What the last apply recorded, the custom field definitions and the groups it fed, read
+    in one opening of the store and only when the state exists (a plan creates nothing)."""
     database = sqlite_database(state_url)
     if database is not None and not database.is_file():
-        return frozenset()
+        return frozenset(), frozenset()
     store = StateStore.open(state_url)
     try:
-        return recall(store, customer, environment)
+        return (
+            previous_custom_fields(store, customer, environment),
+            previous_groups(store, customer, environment),
+        )
     finally:
         store.close()
 
@@ -118,8 +115,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         reporter.warn(f"{config.customer}: no `hris` section; nothing to plan")
         return EXIT_ERROR
     data, file_name, _ = read_input(args.input, config, base_dir)
-    previous = stored_custom_fields(args.state, config.customer, args.env)
-    groups_before = stored_custom_fields(args.state, config.customer, args.env, previous_groups)
+    previous, groups_before = stored_memory(args.state, config.customer, args.env)
     tripped: DeletionGuardError | None = None
     with LmsTarget.from_config(config, args.env, base_dir=base_dir) as target:
         try:
