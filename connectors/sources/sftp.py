@@ -18,7 +18,6 @@ import binascii
 import contextlib
 import errno
 import hashlib
-import io
 import posixpath
 import socket
 import stat
@@ -216,10 +215,17 @@ class SftpSource:
         remote = self._remote_path(name)
 
         def download(sftp: paramiko.SFTPClient) -> bytes:
-            buffer = io.BytesIO()
-            # getfo prefetches: many reads in flight, so a big export downloads at link speed.
-            sftp.getfo(remote, buffer)
-            return buffer.getvalue()
+            with sftp.open(remote, "rb") as handle:
+                size = handle.stat().st_size or 0
+                _quiet_prefetch_on_disconnect(handle)
+                # Many reads in flight, so a big export downloads at link speed, not at one
+                # round trip per 32 KiB.
+                handle.prefetch(size)
+                data: bytes = handle.read(size)
+            if len(data) != size:
+                # A short read is a dropped connection that paramiko reported as end of file.
+                raise EOFError(f"read {len(data)} of {size} bytes")
+            return data
 
         return self._call(f"read {name}", download)
 
@@ -323,3 +329,20 @@ class SftpSource:
             hint="if the server's key was legitimately changed (confirm the fingerprint with its "
             f'administrator), set in the customer file: host_key: "{key_line(offered)}"',
         )
+
+
+def _quiet_prefetch_on_disconnect(handle: paramiko.SFTPFile) -> None:
+    """Stop paramiko's prefetch thread from dying loudly when the connection drops.
+
+    The thread only sends read requests; when the connection goes, the reading thread sees the
+    failure too and the download is retried. Left alone, the thread's own ``OSError`` would go
+    to ``threading.excepthook`` and print a stack trace into the run log for a drop that was
+    already handled.
+    """
+    send_requests = handle._prefetch_thread
+
+    def quiet(*arguments: object) -> None:
+        with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+            send_requests(*arguments)
+
+    handle._prefetch_thread = quiet

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import threading
 from pathlib import Path
 
+import paramiko
 import pytest
 from pydantic import SecretStr, TypeAdapter
 
 from connectors.sources import SftpSource, open_source
-from connectors.sources.sftp import load_private_key
+from connectors.sources.sftp import _quiet_prefetch_on_disconnect, load_private_key
 from engine.config.models import Source as SourceConfig
 from engine.errors import AuthenticationError, ConfigError, HostKeyError, SourceError, SourceUnavailableError
 from engine.files import Source
@@ -129,6 +131,25 @@ def test_connection_dropped_mid_download_is_retried(sshd: SshServer, sftp_folder
         assert proxy.connections == 2  # ...and the read reconnected once
     assert len(reporter.warnings) == 1
     assert "reconnecting (attempt 2/3)" in reporter.warnings[0]
+
+
+def test_prefetch_thread_stays_quiet_when_the_connection_is_gone(sshd: SshServer, sftp_folder: Path) -> None:
+    # The race behind a dropped download, made certain: paramiko's prefetch thread sends its
+    # read requests after the connection is closed. Unquieted, its OSError reaches
+    # threading.excepthook (a stack trace in the run log; an error under pytest's
+    # filterwarnings=error); the reading side reports the drop and the read is retried.
+    (sftp_folder / "hris-a.tsv").write_bytes(b"x" * 100_000)
+    with password_source(sshd, sftp_folder) as source:
+        sftp = source._connect()
+        handle = sftp.open(str(sftp_folder / "hris-a.tsv"), "rb")
+        _quiet_prefetch_on_disconnect(handle)
+        sftp.get_channel().close()
+        handle.prefetch(100_000)
+        with pytest.raises((OSError, EOFError, paramiko.SSHException)):
+            handle.read(100_000)
+    for thread in threading.enumerate():
+        if thread.name.endswith("(quiet)"):
+            thread.join(timeout=5)
 
 
 def test_unreachable_server_is_transient_after_retries(sshd: SshServer, sftp_folder: Path) -> None:
