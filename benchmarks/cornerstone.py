@@ -11,7 +11,6 @@ Prints the figures and the command that reproduces them.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 
@@ -96,4 +95,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

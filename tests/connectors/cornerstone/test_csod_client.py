@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypedDict, Unpack
 
 import pytest
 import requests
@@ -27,14 +29,23 @@ pytestmark = pytest.mark.integration
 ALL_SCOPES = "employee:read transcript:update learningassignment:read learningassignment:update"
 
 
+class ClientOptions(TypedDict, total=False):
+    """The CornerstoneClient keywords these tests vary; the rest keep the client's defaults."""
+
+    backoff_seconds: float
+    max_attempts: int
+    pacer: ThrottlePacer
+    sleep: Callable[[float], None]
+
+
 def portal_client(
-    sandbox: CornerstoneSandbox, *, scope: str = ALL_SCOPES, **options: object
+    sandbox: CornerstoneSandbox, *, scope: str = ALL_SCOPES, **options: Unpack[ClientOptions]
 ) -> CornerstoneClient:
     sandbox.store.add_client("lmsync", "s3cret-value", scope)
     options.setdefault("backoff_seconds", 0.01)
     return CornerstoneClient(
         sandbox.url, SecretStr("lmsync"), SecretStr("s3cret-value"), scope=scope, **options
-    )  # type: ignore[arg-type]
+    )
 
 
 def seed_lo(sandbox: CornerstoneSandbox, lo_id: str = "c1") -> None:

@@ -12,7 +12,7 @@ from connectors.cornerstone.client import CornerstoneClient
 from connectors.cornerstone.sandbox import CornerstoneSandbox
 from engine.config.models import Completions
 from engine.console import SilentReporter
-from engine.cornerstone.job import run_completions
+from engine.cornerstone.job import CompletionsRun, run_completions
 from engine.cornerstone.ledger import CompletionLedger
 from engine.cornerstone.ports import CourseStat
 from tests.fixtures.cornerstone import InMemoryLms
@@ -60,7 +60,7 @@ def run(
     ledger: CompletionLedger,
     reporter: RecordingReporter,
     **kw: object,
-):  # type: ignore[no-untyped-def]
+) -> CompletionsRun:
     settings = Completions.model_validate({"timezone": "Europe/Paris", "platform": "hris", **kw})
     return run_completions(
         customer="acme",

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -32,7 +32,7 @@ from engine.console import SilentReporter
 from engine.cornerstone.ledger import CompletionLedger
 from engine.cornerstone.runner_job import KIND, daily_job
 from engine.runner.context import RunContext, RunOutcome
-from engine.runner.runner import Runner, RunnerSettings
+from engine.runner.runner import ConfigListener, Runner, RunnerSettings
 from engine.state import StateStore
 from tests.engine.runner.helpers import ManualClock, utc
 from tests.fixtures.sandbox import SandboxHandle
@@ -83,7 +83,7 @@ class World:
         text = CUSTOMER.format(lms=self.lms.url, csod=self.csod.url, scopes=SCOPES, subject=subject)
         (self.configs / "acme.yaml").write_text(text + extra, encoding="utf-8")
 
-    def runner(self, clock: ManualClock, **kwargs: object) -> Runner:
+    def runner(self, clock: ManualClock, *, config_listeners: Sequence[ConfigListener] = ()) -> Runner:
         return Runner(
             self.configs,
             self.store,
@@ -91,7 +91,7 @@ class World:
             clock,
             settings=RunnerSettings(environment="test"),
             daily_jobs=[daily_job(self.ledger)],
-            **kwargs,  # type: ignore[arg-type]
+            config_listeners=config_listeners,
         )
 
 
@@ -194,7 +194,7 @@ def context(store: StateStore, clock: ManualClock) -> RunContext:
         kind=KIND,
         store=store,
         clock=clock,
-        reporter=SilentReporter(),  # type: ignore[arg-type]
+        reporter=SilentReporter(),
     )
 
 
@@ -252,7 +252,7 @@ def test_the_runner_serves_each_customers_feed_and_follows_its_file(world: World
         ]
     )
     clock = ManualClock(FIRST_SIGHT)
-    with RunnerFeeds("test", SilentReporter()) as feeds:  # type: ignore[arg-type]
+    with RunnerFeeds("test", SilentReporter()) as feeds:
         runner = world.runner(clock, config_listeners=[feeds.update])
         runner.run_once()
         url = feeds.feed_url("acme")
@@ -300,7 +300,7 @@ def test_a_customer_whose_feed_secret_is_unset_is_not_served(
         def warn(self, message: str) -> None:
             warnings.append(message)
 
-    with RunnerFeeds("test", Recording()) as feeds:  # type: ignore[arg-type]
+    with RunnerFeeds("test", Recording()) as feeds:
         runner = world.runner(ManualClock(FIRST_SIGHT), config_listeners=[feeds.update])
         runner.run_once()
         runner.run_once()

@@ -144,8 +144,22 @@ def write(folder: Path, slug: str, template: str, **values: str) -> Path:
 JWT_METHOD = JwtSso(type="jwt", secret="env:ACME_SSO_SECRET")
 
 
-def token(email: str, *, now: datetime | None = None, secret: str = SECRET, **names: str) -> str:
-    return make_login_token(JWT_METHOD, SecretStr(secret), email, now=now or datetime.now(UTC), **names)
+def token(
+    email: str,
+    *,
+    now: datetime | None = None,
+    secret: str = SECRET,
+    first_name: str | None = None,
+    last_name: str | None = None,
+) -> str:
+    return make_login_token(
+        JWT_METHOD,
+        SecretStr(secret),
+        email,
+        now=now or datetime.now(UTC),
+        first_name=first_name,
+        last_name=last_name,
+    )
 
 
 # --- JWT ------------------------------------------------------------------------------------
@@ -186,7 +200,7 @@ def test_a_jwt_login_provisions_a_new_user_once_into_the_synced_group(sso_sandbo
                     "exp": 2**40,
                     "jti": "n",
                 },
-                None,
+                "",  # no key: PyJWT reads "" as None for "none" (and types the key as str)
                 algorithm="none",
             ),
             "unsigned",

@@ -54,7 +54,8 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
 
         def _body(self) -> dict[str, Any]:
             length = int(self.headers.get("Content-Length", "0"))
-            return json.loads(self.rfile.read(length) or b"{}")
+            body: dict[str, Any] = json.loads(self.rfile.read(length) or b"{}")
+            return body
 
         def _guard(self) -> bool:
             state.requests.append((self.command, self.path))

@@ -45,13 +45,15 @@ def test_big_file_round_trip(gpg_keys: GpgKeys) -> None:
 
 
 def test_keyring_is_private_and_removed_after_use(gpg_keys: GpgKeys) -> None:
+    passphrase = gpg_keys.runner.passphrase
+    assert passphrase is not None  # the runner key is always protected (tests/fixtures/gpg.py)
     pgp = runner_decryptor(gpg_keys)
     with pgp:
         home = pgp._home
         assert home is not None and home.is_dir()
         assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert not home.exists()
-    assert gpg_keys.runner.passphrase not in repr(pgp)
+    assert passphrase not in repr(pgp)
 
 
 def corrupt_middle(message: bytes) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -204,8 +205,11 @@ def _altered(xml: bytes) -> bytes:
     ],
 )
 def test_refused_saml_responses(
-    saml_idp_identity: SigningIdentity, saml_other_identity: SigningIdentity, make, reason: str
-) -> None:  # type: ignore[no-untyped-def]
+    saml_idp_identity: SigningIdentity,
+    saml_other_identity: SigningIdentity,
+    make: Callable[[SigningIdentity, SigningIdentity], bytes],
+    reason: str,
+) -> None:
     with pytest.raises(SsoRefused) as info:
         verify_saml_response(
             post(make(saml_idp_identity, saml_other_identity)),

@@ -30,7 +30,7 @@ from engine.hris import (
 )
 from engine.hris import planner as planner_module
 from engine.hris.desired import _Rules
-from engine.hris.unchanged import Settled
+from engine.hris.unchanged import Settled, settle
 
 from .scenarios import DEFINITIONS, clean, clean_config, full_config, generate, lean_config
 from .test_hris_golden import SCENARIOS
@@ -121,7 +121,7 @@ def _plan(desired: DesiredState, snapshot: Snapshot, config: Hris) -> Plan:
 def test_bulk_planner_equals_the_per_user_planner(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     desired, snapshot, config, _ = _desired(name)
     settled: list[Settled] = []
-    real = planner_module.settle
+    real = settle  # the function the planner imported; patched there by name below
 
     def spy(*args: Any, **kwargs: Any) -> Settled:
         settled.append(real(*args, **kwargs))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from engine.config.loader import load_config_text
@@ -55,7 +56,7 @@ def person(i: int) -> tuple[str, str, str]:
     return first, last, f"{first.lower()}.{last.lower()}{i}@example.org"
 
 
-def hris_csv(path: Path, count: int, *, inactive: set[int] = frozenset(), lyon_every: int = 4) -> Path:
+def hris_csv(path: Path, count: int, *, inactive: Collection[int] = frozenset(), lyon_every: int = 4) -> Path:
     """``count`` employees; one in ``lyon_every`` works in Lyon, the rest in Paris."""
     lines = ["uniqueId,status,email,firstName,lastName,location,title"]
     for i in range(count):

@@ -13,6 +13,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,13 +60,13 @@ def repo(world: ApplyWorld, tmp_path: Path) -> Path:
     return root
 
 
-def _diff(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> dict:
+def _diff(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     monkeypatch.chdir(repo)
     monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
     code = main(["diff", "--base", "main", "--head", "feature", "--format", "json"])
     assert code == 0
-    report = json.loads(capsys.readouterr().out)
-    (customer,) = report["customers"]
+    customers: list[dict[str, Any]] = json.loads(capsys.readouterr().out)["customers"]
+    (customer,) = customers
     return customer
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.console import SilentReporter
 from engine.errors import ConfigError, SecretError
 from engine.runner.context import RunContext, RunOutcome
 from engine.runner.notify import RecapMailer, SmtpSettings, compose_recap, mask_unique_id
@@ -122,7 +123,7 @@ def test_runner_mails_a_recap_after_a_run(tmp_path: Path, smtp_server: SmtpServe
         return RunOutcome(status="succeeded", counts={"created": 1, "ignored": 1}, report=REPORT[:2])
 
     clock = ManualClock(utc(2025, 1, 15, 5, 0))
-    runner = Runner(configs, store, job, clock, mailer=RecapMailer(settings, timeout=10))  # type: ignore[arg-type]
+    runner = Runner(configs, store, job, clock, mailer=RecapMailer(settings, timeout=10))
     runner.run_once()
     clock.advance(timedelta(minutes=30))
     assert runner.run_once() == ["acme"]
@@ -131,7 +132,9 @@ def test_runner_mails_a_recap_after_a_run(tmp_path: Path, smtp_server: SmtpServe
     message = smtp_server.inbox.messages[0]
     assert message["From"] == "lmsync@ops.example"
     assert message["Subject"].startswith("[lmsync] acme production: succeeded")
-    body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)  # a single-part message decodes to bytes
+    body = payload.decode()
     assert "invalid_email" in body and "jane.doe" not in body and "E007" not in body
     run = store.list_runs("acme")[0]
     assert store.report(run.id) == REPORT[:2], "the full log stays in the store"
@@ -146,13 +149,9 @@ def test_unreachable_smtp_does_not_fail_the_run(tmp_path: Path) -> None:
     assert settings is not None
     warnings: list[str] = []
 
-    class Recorder:
-        def info(self, message: str) -> None: ...
-
+    class Recorder(SilentReporter):
         def warn(self, message: str) -> None:
             warnings.append(message)
-
-        def progress(self, total: int, label: str) -> object: ...
 
     clock = ManualClock(utc(2025, 1, 15, 5, 0))
     runner = Runner(
@@ -161,7 +160,7 @@ def test_unreachable_smtp_does_not_fail_the_run(tmp_path: Path) -> None:
         lambda c, e, x: RunOutcome(status="succeeded"),
         clock,
         mailer=RecapMailer(settings, timeout=5),
-        reporter=Recorder(),  # type: ignore[arg-type]
+        reporter=Recorder(),
     )
     runner.run_once()
     clock.advance(timedelta(minutes=30))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -106,14 +106,14 @@ def test_missed_slots_after_downtime_run_once(configs: Path, store: StateStore) 
     ],
 )
 def test_runs_at_0630_paris_on_dst_days(
-    configs: Path, store: StateStore, before: object, slot: object
+    configs: Path, store: StateStore, before: datetime, slot: datetime
 ) -> None:
-    clock, job = ManualClock(before), RecordingJob()  # type: ignore[arg-type]
+    clock, job = ManualClock(before), RecordingJob()
     runner = make_runner(configs, store, job, clock)
     runner.run_once()
-    clock.set(slot - timedelta(minutes=1))  # type: ignore[operator]
+    clock.set(slot - timedelta(minutes=1))
     assert runner.run_once() == []
-    clock.set(slot)  # type: ignore[arg-type]
+    clock.set(slot)
     assert runner.run_once() == ["acme"]
     runner.close()
 

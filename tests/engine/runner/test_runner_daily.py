@@ -8,14 +8,15 @@ tests/connectors/cornerstone/test_csod_runner.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date, timedelta
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from engine.config.models import CustomerConfig
 from engine.cornerstone.runner_job import KIND, completions_schedule, days_to_push
+from engine.runner.catalog import LoadedConfig
 from engine.runner.context import RunContext, RunOutcome
 from engine.runner.history import due_from_history
 from engine.runner.policy import Reason, RetryPolicy
@@ -201,12 +202,16 @@ def test_a_customer_without_the_push_or_with_it_disabled_never_runs_it(
 
 def test_listeners_hear_the_customer_files_at_each_tick(configs: Path, store: StateStore) -> None:
     heard: list[list[str]] = []
+
+    def broken_listener(files: Mapping[str, LoadedConfig]) -> None:
+        raise RuntimeError("a bug in a listener")
+
     runner = Runner(
         configs,
         store,
         RecordingJob(),
         ManualClock(BEFORE),
-        config_listeners=[lambda files: heard.append(sorted(files)), lambda files: 1 / 0],  # type: ignore[func-returns-value]
+        config_listeners=[lambda files: heard.append(sorted(files)), broken_listener],
     )
     runner.run_once()
     write_customer(configs, "beta")
@@ -218,7 +223,7 @@ def test_listeners_hear_the_customer_files_at_each_tick(configs: Path, store: St
 # --- the pure parts -------------------------------------------------------------------------
 
 
-def run(status: str, started: object, *, finished: object = None) -> RunRecord:
+def run(status: str, started: datetime, *, finished: datetime | None = None) -> RunRecord:
     return RunRecord(
         id=f"r-{started}",
         customer="acme",
@@ -226,21 +231,21 @@ def run(status: str, started: object, *, finished: object = None) -> RunRecord:
         kind=KIND,
         status=status,
         started_at=started,
-        finished_at=finished or started,  # type: ignore[arg-type]
+        finished_at=finished or started,
     )
 
 
 def test_due_from_history() -> None:
     policy = RetryPolicy(first_delay=timedelta(minutes=5), quarantine_after=2)
 
-    def due(runs: list[RunRecord], now: object, *, unfinished: bool = False) -> Reason | None:
+    def due(runs: list[RunRecord], now: datetime, *, unfinished: bool = False) -> Reason | None:
         return due_from_history(
             runs,
             has_unfinished=unfinished,
             latest_slot=SLOT,
             now=now,
             first_seen=BEFORE,
-            policy=policy,  # type: ignore[arg-type]
+            policy=policy,
         )
 
     assert due([], SLOT) is Reason.SCHEDULED

@@ -14,8 +14,8 @@ PARIS = ZoneInfo("Europe/Paris")
 DEFAULT = Schedule()  # 06:30 and 23:30 Europe/Paris
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

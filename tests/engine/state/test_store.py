@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,9 +25,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture()
-def store(store_url: str) -> StateStore:
+def store(store_url: str) -> Iterator[StateStore]:
     opened = StateStore.open(store_url)
-    yield opened  # type: ignore[misc]
+    yield opened
     opened.close()
 
 
