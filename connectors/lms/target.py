@@ -18,9 +18,9 @@ into what it returns or raises: results hold ids only.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from connectors.lms.bulk import BulkItemResult, Membership
 from connectors.lms.client import LmsClient
@@ -52,6 +52,7 @@ from engine.hris.actions import (
     UpdateProfile,
     UserRef,
 )
+from engine.hris.groups import deployed_memory
 from engine.hris.snapshot import (
     CustomFieldDefinition,
     CustomValue,
@@ -61,6 +62,8 @@ from engine.hris.snapshot import (
     Snapshot,
     UserStatus,
 )
+
+T = TypeVar("T")
 
 #: Learner changes for fewer users than this go one request each: a bulk operation costs a
 #: submit, polls and a results page, more than a few single writes.
@@ -155,8 +158,25 @@ class LmsTarget:
 
         It is a run's first call to the LMS, so wrong credentials or an unreachable LMS show
         here: their errors then name the customer file's settings to check."""
+        return self._explained(
+            lambda: self._snapshot_of(hris, emails, previous_custom_fields, previous_groups)
+        )
+
+    def memory_of(self, hris: Hris) -> tuple[frozenset[str], frozenset[str]]:
+        """``engine.hris.groups.deployed_memory`` of ``hris`` on this LMS: two listings (custom
+        field definitions, groups); no user is read."""
+
+        def read() -> tuple[frozenset[str], frozenset[str]]:
+            fields = [_definition(raw) for raw in self.client.iter_custom_fields()]
+            return deployed_memory(hris, map(_group, self.client.iter_groups()), fields)
+
+        return self._explained(read)
+
+    def _explained(self, call: Callable[[], T]) -> T:
+        """``call()``, its first contact with the LMS: wrong credentials or an unreachable LMS
+        show here, so their errors name the customer file's settings to check."""
         try:
-            return self._snapshot_of(hris, emails, previous_custom_fields, previous_groups)
+            return call()
         except TargetAuthError as exc:
             if self._credentials is None:
                 raise
@@ -194,10 +214,7 @@ class LmsTarget:
             or str(raw["_id"]) in linked
             or str(raw.get("mail") or "").strip().lower() in emails
         )
-        fields = tuple(
-            CustomFieldDefinition(str(f["_id"]), str(f["name"]), str(f.get("type") or "string"))
-            for f in self.client.iter_custom_fields()
-        )
+        fields = tuple(_definition(raw) for raw in self.client.iter_custom_fields())
         every_group = [_group(raw) for raw in self.client.iter_groups()]
         groups, scope = _groups_in_reach(every_group, hris, previous_groups)
         learners = {
@@ -487,6 +504,10 @@ def _user(raw: Mapping[str, Any]) -> LmsUser:
         ),
         managers=tuple(str(m) for m in raw.get("managers") or ()),
     )
+
+
+def _definition(raw: Mapping[str, Any]) -> CustomFieldDefinition:
+    return CustomFieldDefinition(str(raw["_id"]), str(raw["name"]), str(raw.get("type") or "string"))
 
 
 def _group(raw: Mapping[str, Any]) -> LmsGroup:

@@ -37,7 +37,7 @@ from engine.hris.groups import GroupTree
 from engine.hris.plan import Plan
 from engine.hris.planner import plan_sync
 from engine.hris.reader import read_rows
-from engine.hris.snapshot import Snapshot
+from engine.hris.snapshot import Snapshot, fed_definition_ids
 from engine.state import JournalEntry, StateStore
 
 if TYPE_CHECKING:
@@ -237,12 +237,10 @@ def _remember_fields(
 ) -> None:
     """Journal which definitions carry the configured titles now. A run that did not finish
     keeps the earlier ids too, so values of a renamed definition are still removed next time."""
-    by_name: dict[str, str] = {}
-    for definition in sorted(snapshot.custom_fields, key=lambda d: d.id):
-        by_name.setdefault(definition.name, definition.id)
-    by_name.update(execution.fields)
-    titles = {spec if isinstance(spec, str) else spec.title for spec in hris.custom_fields.values()}
-    ids = {by_name[title] for title in titles if title in by_name}
+    titles = hris.custom_field_titles
+    # Definitions this run created carry a configured title too; no earlier one did.
+    ids = fed_definition_ids(snapshot.custom_fields, titles - execution.fields.keys())
+    ids.update(field_id for title, field_id in execution.fields.items() if title in titles)
     if execution.status != "succeeded":
         ids |= previous
     _record(store, run_id, MANAGED_FIELDS_KEY, ids, now)

@@ -357,6 +357,14 @@ class Hris(Model):
         _reject(semantics.hris_findings(self.model_dump(), LMS_LANGUAGES))
         return self
 
+    @property
+    def custom_field_titles(self) -> frozenset[str]:
+        """The titles of the custom fields this file feeds: what tells the connector's
+        definitions from the platform's others."""
+        return frozenset(
+            spec if isinstance(spec, str) else spec.title for spec in self.custom_fields.values()
+        )
+
 
 # --- Cornerstone ----------------------------------------------------------------------------
 

@@ -12,13 +12,13 @@ This module must never decide what a user wants (``desired.py``) nor emit action
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Container, Mapping
+from collections.abc import Collection, Container, Iterable, Mapping
 from itertools import chain
 
 from engine.config.models import Hris
 from engine.errors import PlanError
 from engine.hris.rows import PATH_SEPARATOR
-from engine.hris.snapshot import LmsGroup, Snapshot
+from engine.hris.snapshot import CustomFieldDefinition, LmsGroup, Snapshot, fed_definition_ids
 
 
 class GroupTree:
@@ -208,3 +208,24 @@ class ScopeLearners:
                 counts = Counter(chain.from_iterable(self.members.values()))
                 self._repeated = {user: n for user, n in counts.items() if n > 1}
         return self._repeated
+
+
+def deployed_memory(
+    hris: Hris, groups: Iterable[LmsGroup], definitions: Iterable[CustomFieldDefinition]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """What a finished apply of ``hris`` would have recorded on an LMS holding ``groups`` and
+    ``definitions`` (see ``engine.apply.pipeline``): the ids of the definitions it feeds and
+    of the groups where it gives learner roles.
+
+    The pull-request review runs where the run history is not (CI, not the runner): the
+    memory of the configuration deployed today stands in for it, so the data effect of
+    dropping a mapping or a rule shows the values and roles it takes away. Lenient where a
+    plan is strict: a group deleted since the deployment simply holds no role of ours."""
+    held = tuple(groups)
+    fed = frozenset(fed_definition_ids(definitions, hris.custom_field_titles))
+    present = {group.id for group in held}
+    if hris.group not in present:
+        return fed, frozenset()
+    rules = [rule for rule in hris.groups.rules if rule.group in present]
+    reachable = hris.model_copy(update={"groups": hris.groups.model_copy(update={"rules": rules})})
+    return fed, GroupTree(Snapshot(groups=held), reachable).scope

@@ -49,7 +49,14 @@ from engine.hris.gcpause import without_collector
 from engine.hris.groups import GroupTree, ScopeLearners
 from engine.hris.plan import Change, FieldChange, Guard, Plan, Summary
 from engine.hris.rows import Problem
-from engine.hris.snapshot import PROFILE_ATTRIBUTES, CustomFieldDefinition, CustomValue, LmsUser, Snapshot
+from engine.hris.snapshot import (
+    PROFILE_ATTRIBUTES,
+    CustomFieldDefinition,
+    CustomValue,
+    LmsUser,
+    Snapshot,
+    fed_definition_ids,
+)
 from engine.hris.unchanged import Settled, manager_rows, settle
 from engine.hris.users import DesiredUsers
 
@@ -144,10 +151,7 @@ class _Planner:
             else:
                 self.targets.append((target.title, found.type, found.id))
         self.managed_fields = frozenset(fid for _, _, fid in self.targets if fid is not None)
-        configured = {
-            spec if isinstance(spec, str) else spec.title for spec in self.config.custom_fields.values()
-        }
-        still_ours = {by_name[title].id for title in configured if title in by_name}
+        still_ours = fed_definition_ids(self.snapshot.custom_fields, self.config.custom_field_titles)
         # Definitions we fed before that no longer carry a configured title were renamed in
         # the LMS: the reference removes them from every synced user.
         self.stale_fields = self.snapshot.previous_custom_fields - still_ours

@@ -10,7 +10,7 @@ This module must never talk to the LMS or read a clock: it describes, it does no
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter, countOf
 from typing import Literal
@@ -63,6 +63,15 @@ class CustomFieldDefinition:
     id: str
     name: str
     type: str = "string"
+
+
+def fed_definition_ids(definitions: Iterable[CustomFieldDefinition], titles: Collection[str]) -> set[str]:
+    """Ids of the definitions carrying ``titles``, one per title: with two of one name, the
+    smallest id, the one the planner feeds."""
+    by_name: dict[str, str] = {}
+    for definition in sorted(definitions, key=attrgetter("id")):
+        by_name.setdefault(definition.name, definition.id)
+    return {by_name[title] for title in titles if title in by_name}
 
 
 @dataclass(frozen=True, slots=True)

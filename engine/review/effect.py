@@ -44,9 +44,15 @@ PlanJson = Mapping[str, Any]
 
 class Planner(Protocol):
     """Plans ``config`` against environment ``env`` on ``input`` (None: the latest source file)
-    and returns the plan JSON contract. Raises an LmsyncError when it cannot."""
+    and returns the plan JSON contract. Raises an LmsyncError when it cannot.
 
-    def __call__(self, config: CustomerConfig, env: str, input: Path | None) -> PlanJson: ...
+    ``deployed``: the configuration the runner syncs today (the base revision), whose custom
+    fields and groups the plan takes as what earlier runs fed and managed (see
+    ``engine.hris.groups.deployed_memory``); None for a new customer file."""
+
+    def __call__(
+        self, config: CustomerConfig, env: str, input: Path | None, *, deployed: CustomerConfig | None = None
+    ) -> PlanJson: ...
 
 
 @dataclass(frozen=True)

@@ -77,14 +77,28 @@ def instance_planner(
             )
         return fetched[key]
 
-    def plan(config: CustomerConfig, env: str, input: Path | None) -> Mapping[str, Any]:
+    def plan(
+        config: CustomerConfig, env: str, input: Path | None, *, deployed: CustomerConfig | None = None
+    ) -> Mapping[str, Any]:
         if config.hris is None:
             return EMPTY_PLAN
         base_dir = folder_of(config.customer)
         data, name = data_for(config, input, base_dir)
         with LmsTarget.from_config(config, env, base_dir=base_dir) as target:
+            fed, managed = (
+                target.memory_of(deployed.hris)
+                if deployed is not None and deployed.hris is not None
+                else (frozenset(), frozenset())
+            )
             try:
-                planned = plan_hris_file(config, data, file_name=name, target=target).plan
+                planned = plan_hris_file(
+                    config,
+                    data,
+                    file_name=name,
+                    target=target,
+                    previous_custom_fields=fed,
+                    previous_groups=managed,
+                ).plan
             except DeletionGuardTrippedError as exc:  # the review shows what the guard would stop
                 planned = exc.plan
         return plan_to_json(planned, show_personal_data=config.review.show_personal_data)

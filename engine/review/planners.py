@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from engine.hris import (
     plan_to_json,
     read_rows,
 )
+from engine.hris.groups import deployed_memory
 from engine.review.effect import Planner
 
 #: What a customer without an HRIS sync plans: nothing.
@@ -66,7 +68,9 @@ def file_planner(snapshot: Snapshot | None = None) -> Planner:
     plan stands for both revisions (the review then shows the head plan, not a difference).
     """
 
-    def plan(config: CustomerConfig, env: str, input: Path | None) -> Mapping[str, Any]:
+    def plan(
+        config: CustomerConfig, env: str, input: Path | None, *, deployed: CustomerConfig | None = None
+    ) -> Mapping[str, Any]:
         if config.hris is None:
             return EMPTY_PLAN
         if input is None:
@@ -84,6 +88,9 @@ def file_planner(snapshot: Snapshot | None = None) -> Planner:
         desired = build_desired(hris_file, config.hris)
         try:
             current = snapshot if snapshot is not None else empty_instance(config.hris)
+            if deployed is not None and deployed.hris is not None:
+                fed, managed = deployed_memory(deployed.hris, current.groups, current.custom_fields)
+                current = replace(current, previous_custom_fields=fed, previous_groups=managed)
             planned = plan_sync(desired, current, config.hris)
         except DeletionGuardTrippedError as exc:  # a dry run still shows what the guard stopped
             planned = exc.plan

@@ -99,10 +99,11 @@ def _effect(
     if env not in head.environments:
         return None, (f"data effect not computed: the file has no `{env}` environment",)
     try:
-        head_plan = planner(head, env, input)
+        deployed = base if base is not None and base.hris is not None else None
+        head_plan = planner(head, env, input, deployed=deployed)
         base_plan: Mapping[str, Any] | None = None
-        if base is not None and base.hris is not None:
-            base_plan = planner(base, env, input)
+        if deployed is not None:
+            base_plan = planner(deployed, env, input, deployed=deployed)
     except LmsyncError as exc:
         return None, (f"data effect not computed: {exc}",)
     return compare_plans(base_plan, head_plan, allowance), ()

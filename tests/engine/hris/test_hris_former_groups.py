@@ -14,8 +14,9 @@ import dataclasses
 from typing import Any
 
 from engine.config.models import Hris
-from engine.hris import LmsGroup, LmsUser, Plan, Snapshot, plan_sync
+from engine.hris import CustomFieldDefinition, LmsGroup, LmsUser, Plan, Snapshot, plan_sync
 from engine.hris.actions import AddLearners, GroupRef, LinkExternalId, RemoveLearners, UserRef
+from engine.hris.groups import deployed_memory
 
 from .factories import ROOT, ROOT_ID, desired_from, hris_config, snapshot
 
@@ -169,3 +170,38 @@ def test_many_settled_users_and_one_in_a_former_group() -> None:
     plan = both_paths(HEAD + "\n" + rows, snap, config())
     assert plan.actions == (RemoveLearners(GroupRef("g-sales", ()), (UserRef("7", "u7"),)),)
     assert plan.summary.unchanged == count - 1 and plan.summary.update == 1
+
+
+# --- the deployed configuration's memory (the review's stand-in for the run history) ---------
+
+
+def test_deployed_memory_is_what_an_apply_of_that_configuration_records() -> None:
+    deployed = hris_config(
+        custom_fields={"location": "Location", "hired": {"title": "Hire date", "type": "date"}},
+        groups={"hierarchy": ["country"], "rules": [{"when": {"department": ["Sales"]}, "group": "g-sales"}]},
+    )
+    definitions = (
+        CustomFieldDefinition("cf-9", "Location"),
+        CustomFieldDefinition("cf-2", "Location"),  # two of one name: the planner feeds the smaller id
+        CustomFieldDefinition("cf-5", "Cost center"),  # the platform's, never ours
+    )
+    fed, managed = deployed_memory(deployed, GROUPS, definitions)
+    assert fed == {"cf-2"}  # "Hire date" does not exist in the LMS: nothing was fed there
+    # The root, the hierarchy down to its one level, the rule group; not Paris (level 2),
+    # not the groups no rule names.
+    assert managed == {ROOT_ID, "g-fr", "g-sales"}
+
+
+def test_deployed_memory_skips_what_the_lms_no_longer_holds() -> None:
+    deployed = hris_config(groups={"rules": [{"when": {"department": ["Sales"]}, "group": "g-gone"}]})
+    assert deployed_memory(deployed, GROUPS, ()) == (frozenset(), frozenset({ROOT_ID}))
+    assert deployed_memory(deployed, GROUPS[1:], ()) == (frozenset(), frozenset())  # no root: nothing synced
+
+
+def test_a_rule_dropped_from_the_deployed_file_takes_back_its_roles_in_the_plan() -> None:
+    # What the review plans: the head file (no rule) with the deployed file's memory.
+    deployed = config(rules=[{"when": {"department": ["Sales"]}, "group": "g-sales"}])
+    _, managed = deployed_memory(deployed, GROUPS, ())
+    snap = world({ROOT_ID: {"u1"}, "g-sales": {"u1"}}, managed)
+    plan = both_paths(ADA, snap, config())
+    assert plan.actions == (RemoveLearners(GroupRef("g-sales", ()), (UserRef("1", "u1"),)),)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from engine.config.loader import load_config_text
 from engine.config.models import CustomerConfig
-from engine.hris import ExternalId, LmsGroup, LmsUser, Snapshot
+from engine.hris import CustomFieldDefinition, CustomValue, ExternalId, LmsGroup, LmsUser, Snapshot
 
 GROUP = "5f1c0ffee0ddba11"
 RULE_GROUP = "64aa0c0ffee"
+LOCATION_ID = "cf0c0ffee"
 
 #: Names and addresses that must never appear in a review (see the golden-file privacy test).
 FIRST_NAMES = ("Ada", "Karen", "Annie", "Grace", "Katherine", "Dorothy", "Mary", "Hedy")
@@ -68,17 +69,21 @@ def hris_csv(path: Path, count: int, *, inactive: Collection[int] = frozenset(),
     return path
 
 
-def managed_instance(count: int) -> Snapshot:
-    """A test instance where the first ``count`` employees already exist, linked to the connector."""
+def managed_instance(count: int, *, lyon_every: int = 4, with_location: bool = False) -> Snapshot:
+    """A test instance where the first ``count`` employees already exist, linked to the connector;
+    ``with_location``: they hold the "Location" custom field value ``hris_csv`` gives them."""
     users, links = [], []
     for i in range(count):
         first, last, mail = person(i)
-        users.append(LmsUser(id=f"lms{i}", mail=mail, first_name=first, last_name=last))
+        site = "Lyon" if i % lyon_every == lyon_every - 1 else "Paris"
+        values = (CustomValue(LOCATION_ID, "string", site),) if with_location else ()
+        users.append(LmsUser(id=f"lms{i}", mail=mail, first_name=first, last_name=last, custom_fields=values))
         links.append(ExternalId(user_id=f"lms{i}", value=f"E{i:05d}"))
     members = frozenset(u.id for u in users)
     return Snapshot(
         users=tuple(users),
         external_ids=tuple(links),
+        custom_fields=(CustomFieldDefinition(LOCATION_ID, "Location"),) if with_location else (),
         groups=(LmsGroup(GROUP, "synchronized group"),),
         learners={GROUP: members},
     )

@@ -47,6 +47,22 @@ def mapping_change(tmp: Path) -> Review:
     )
 
 
+def custom_field_dropped(tmp: Path) -> Review:
+    # The runner fed "Location" until now; the review plans with that memory (the base file's),
+    # so the values the next sync removes are in the data effect, not only in words.
+    head = samples.edited(("  custom_fields:\n    location: Location\n", ""))
+    data = samples.hris_csv(tmp / "hris.csv", 12)
+    return _review(
+        review_texts(
+            ChangedFile("modified", PATH),
+            samples.BASE_YAML,
+            head,
+            planner=file_planner(samples.managed_instance(12, with_location=True)),
+            input=data,
+        )
+    )
+
+
 def filter_adds_users(tmp: Path) -> Review:
     head = samples.edited(("filter: {location: [Paris]}", "filter: {location: [Paris, Lyon]}"))
     data = samples.hris_csv(tmp / "hris.csv", 16)
@@ -155,6 +171,7 @@ def cornerstone_new_customer(tmp: Path) -> Review:
 
 SCENARIOS: dict[str, Callable[[Path], Review]] = {
     "mapping_change": mapping_change,
+    "custom_field_dropped": custom_field_dropped,
     "filter_adds_users": filter_adds_users,
     "guard_trips": guard_trips,
     "guard_allowed_by_label": guard_allowed_by_label,
