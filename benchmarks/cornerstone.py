@@ -57,14 +57,12 @@ def main() -> None:
     feed_seconds = time.perf_counter() - started
 
     window = day_window(date(2024, 5, 1), "Europe/Paris")
-    stats = [
-        CourseStat(f"{i % 500:024x}", f"user{i}", window.start + timedelta(seconds=i % 86000))
-        for i in range(args.stats)
-    ]
+    completed = [window.start + timedelta(seconds=i % 86000) for i in range(args.stats)]
+    stats = [CourseStat(f"{i % 500:024x}", f"user{i}", at) for i, at in enumerate(completed)]
     ids = {f"user{i}": f"E{i}" for i in range(0, args.stats, 1)}
     pushed = {
-        LedgerKey("acme", s.course_id, s.user_id, LedgerKey.stamp(s.completed_at))  # type: ignore[arg-type]
-        for s in stats[::2]
+        LedgerKey("acme", s.course_id, s.user_id, LedgerKey.stamp(at))
+        for s, at in zip(stats[::2], completed[::2], strict=True)
     }
     started = time.perf_counter()
     plan = plan_completions(customer="acme", window=window, stats=stats, external_ids=ids, pushed=pushed)

@@ -5,10 +5,10 @@ next sync carries out."""
 
 from __future__ import annotations
 
-import pytest
-
 from collections.abc import Mapping
 from typing import Any
+
+import pytest
 
 from engine.config.models import CustomerConfig
 from engine.hris import plan_to_json

@@ -11,12 +11,14 @@ import jwt
 import pytest
 from pydantic import SecretStr
 
+from connectors.sandbox.db import Database
 from connectors.sandbox.protocol import ApiRequest, Route
 from connectors.sandbox_sso.sandbox_routes import sso_routes
 from engine.config.models import CustomerConfig, JwtSso
 from engine.cornerstone.replay import MemoryReplayCache
 from engine.cornerstone.sso_jwt import make_login_token
 from tests.fixtures.cornerstone import SP_ENTITY, SigningIdentity, idp_metadata, saml_response
+from tests.fixtures.sandbox import SandboxHandle
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +45,7 @@ def call(
     *,
     query: dict[str, list[str]] | None = None,
     body: Any = None,
-    db: Any,
+    db: Database,
 ) -> tuple[int, Any]:
     for candidate in routes:
         match = candidate.pattern.match(path)
@@ -54,13 +56,16 @@ def call(
     raise AssertionError(f"no route for {method} {path}")
 
 
-def test_jwt_login_provisions_once_into_the_group(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_jwt_login_provisions_once_into_the_group(
+    sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ACME_SSO_SECRET", SECRET)
     group = sandbox.platform_group_id
     cfg = config({"type": "jwt", "secret": "env:ACME_SSO_SECRET"}, group)
     routes = sso_routes(lambda slug: cfg if slug == "acme" else None, MemoryReplayCache())
     db = sandbox.server.db
-    method = cfg.cornerstone.sso.method  # type: ignore[union-attr]
+    assert cfg.cornerstone is not None and cfg.cornerstone.sso is not None
+    method = cfg.cornerstone.sso.method
     assert isinstance(method, JwtSso)
 
     def token() -> str:
@@ -92,7 +97,7 @@ def test_jwt_login_provisions_once_into_the_group(sandbox: Any, monkeypatch: pyt
 
 
 def test_saml_acs_accepts_signed_and_refuses_altered(
-    sandbox: Any, saml_idp_identity: SigningIdentity
+    sandbox: SandboxHandle, saml_idp_identity: SigningIdentity
 ) -> None:
     cfg = config(
         {

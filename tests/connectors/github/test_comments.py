@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from connectors.github.comments import MARKER, CommentError, PullRequestComments, token_from_env
 from engine.cli.main import main
-from engine.errors import ConfigError, TargetAuthError, TargetNotFoundError
+from engine.errors import ConfigError, TargetAuthError, TargetError, TargetNotFoundError
 from tests.connectors.github.fake_github import TOKEN, FakeGitHub, serve
 from tests.engine.review import samples
 
@@ -66,12 +66,12 @@ def test_a_server_error_is_retried_and_then_succeeds(github: FakeGitHub) -> None
     [(500, CommentError, True), (404, TargetNotFoundError, False), (422, CommentError, False)],
 )
 def test_failures_are_classified_by_status(
-    github: FakeGitHub, status: int, error: type[Exception], transient: bool
+    github: FakeGitHub, status: int, error: type[TargetError], transient: bool
 ) -> None:
     github.fail_next = [status] * 3
     with pytest.raises(error) as caught:
         _client(github).upsert("review")
-    assert caught.value.transient is transient  # type: ignore[attr-defined]
+    assert caught.value.transient is transient
     assert str(status) in str(caught.value)
 
 

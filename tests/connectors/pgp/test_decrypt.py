@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -74,9 +75,9 @@ def corrupt_middle(message: bytes) -> bytes:
     ids=["other-key-armored", "other-key-binary", "corrupt", "truncated", "not-pgp", "wrong-passphrase"],
 )
 def test_failures_are_file_level_errors_naming_the_file_and_fix(
-    gpg_keys: GpgKeys, make_message: object, passphrase: str | None, expected: str
+    gpg_keys: GpgKeys, make_message: Callable[[GpgKeys], bytes], passphrase: str | None, expected: str
 ) -> None:
-    message = make_message(gpg_keys)  # type: ignore[operator]
+    message = make_message(gpg_keys)
     with runner_decryptor(gpg_keys, passphrase) as pgp, pytest.raises(DecryptionError) as caught:
         pgp.decrypt(message, file="hris-2025-03-01.tsv.pgp")
     error = caught.value

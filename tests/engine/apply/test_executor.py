@@ -45,8 +45,9 @@ def execute(
 ) -> tuple[str, Execution]:
     run_id = run_id or world.store.start_run("acme", "test", "apply", now=now())
     target = target or world.target()
-    assert world.config().hris is not None
-    target.snapshot(world.config().hris)  # type: ignore[arg-type]
+    hris = world.config().hris
+    assert hris is not None
+    target.snapshot(hris)
     executor = Executor(
         target, world.store, run_id, reporter=SilentReporter(), now=now, stop_requested=stop_requested
     )
@@ -170,8 +171,9 @@ def test_a_lost_link_is_found_by_its_external_id_when_resuming(world: ApplyWorld
 
 def test_an_lms_failing_every_write_stops_the_run_early(world: ApplyWorld) -> None:
     target = world.target(max_retries=0)
-    assert world.config().hris is not None
-    target.snapshot(world.config().hris)  # type: ignore[arg-type]
+    hris = world.config().hris
+    assert hris is not None
+    target.snapshot(hris)
     world.sandbox.admin.configure(faults={"error_5xx": 1.0})
     actions = [action for i in range(10) for action in new_user(str(i))]
     run_id = world.store.start_run("acme", "test", "apply", now=now())
@@ -192,8 +194,9 @@ def test_an_lms_failing_every_write_stops_the_run_early(world: ApplyWorld) -> No
 
 def test_an_authentication_failure_is_raised_at_once(world: ApplyWorld) -> None:
     target = world.target()
-    assert world.config().hris is not None
-    target.snapshot(world.config().hris)  # type: ignore[arg-type]
+    hris = world.config().hris
+    assert hris is not None
+    target.snapshot(hris)
     world.sandbox.admin.configure(token_ttl=-1)
     world.sandbox.admin.expire_tokens()
     run_id = world.store.start_run("acme", "test", "apply", now=now())

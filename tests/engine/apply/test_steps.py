@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.apply.steps import LEARNER_CHUNK, MAX_KEY, make_key, plan_steps
 from engine.hris.actions import (
+    Action,
     AddLearners,
     CreateCustomField,
     CreateGroup,
@@ -25,8 +26,8 @@ NEW = UserRef("0042", None)
 OLD = UserRef("0007", "u-7")
 
 
-def plan(*actions: object) -> Plan:
-    return Plan(tuple(actions), Summary(), (), (), Guard(0, 0, False))  # type: ignore[arg-type]
+def plan(*actions: Action) -> Plan:
+    return Plan(tuple(actions), Summary(), (), (), Guard(0, 0, False))
 
 
 def test_keys_name_the_work_and_dependencies_follow_the_references() -> None:

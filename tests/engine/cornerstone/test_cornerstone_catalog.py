@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
+from typing import TypedDict, Unpack
 
 import pytest
 
@@ -10,6 +12,7 @@ from engine.config.models import Catalog
 from engine.cornerstone.catalog import (
     MAX_FEED_ID,
     Course,
+    CourseStatus,
     build_feed,
     feed_id,
     feed_item,
@@ -21,10 +24,25 @@ from engine.cornerstone.catalog import (
 T0 = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
 
 
-def course(**overrides: object) -> Course:
-    values: dict[str, object] = {"id": "c1", "title": "Onboarding", "status": "published", "modified_at": T0}
-    values.update(overrides)
-    return Course(**values)  # type: ignore[arg-type]
+ONBOARDING = Course(id="c1", title="Onboarding", status="published", modified_at=T0)
+
+
+class CourseFields(TypedDict, total=False):
+    """The ``Course`` fields a test may change."""
+
+    id: str
+    status: CourseStatus
+    modified_at: datetime
+    description: str
+    language: str | None
+    tags: tuple[str, ...]
+    thumbnail_url: str | None
+    duration_minutes: int | None
+    mobile: bool
+
+
+def course(**overrides: Unpack[CourseFields]) -> Course:
+    return dataclasses.replace(ONBOARDING, **overrides)
 
 
 def test_item_has_every_documented_field(cornerstone_catalog: Catalog) -> None:
@@ -56,7 +74,9 @@ def test_item_has_every_documented_field(cornerstone_catalog: Catalog) -> None:
 
 
 @pytest.mark.parametrize(("status", "active"), [("published", True), ("archived", False), ("deleted", False)])
-def test_only_published_courses_are_active(cornerstone_catalog: Catalog, status: str, active: bool) -> None:
+def test_only_published_courses_are_active(
+    cornerstone_catalog: Catalog, status: CourseStatus, active: bool
+) -> None:
     assert feed_item(course(status=status), cornerstone_catalog)["IsActive"] is active
 
 

@@ -50,10 +50,15 @@ WINDOW = day_window(date(2024, 5, 1), "Europe/Paris")
 IN_DAY = datetime(2024, 5, 1, 8, 0, 0, 500, tzinfo=UTC)
 
 
-def stat(user: str = "u1", course: str = "c1", **kw: object) -> CourseStat:
-    values: dict[str, object] = {"course_id": course, "user_id": user, "completed_at": IN_DAY}
-    values.update(kw)
-    return CourseStat(**values)  # type: ignore[arg-type]
+def stat(
+    user: str = "u1",
+    course: str = "c1",
+    *,
+    completed_at: datetime | None = IN_DAY,
+    last_activity_at: datetime | None = None,
+    progress: int = 0,
+) -> CourseStat:
+    return CourseStat(course, user, completed_at, last_activity_at=last_activity_at, progress=progress)
 
 
 def test_plan_pushes_matched_completions_of_the_day_only() -> None:

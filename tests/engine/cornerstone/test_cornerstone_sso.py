@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import jwt
 import pytest
@@ -13,11 +14,11 @@ from lxml import etree
 from pydantic import SecretStr
 
 from connectors.sandbox_sso.directory import SqliteSsoDirectory
-from connectors.sandbox_sso.login import handle_jwt_login, handle_saml_response
+from connectors.sandbox_sso.login import LoginResult, handle_jwt_login, handle_saml_response
 from engine.config.models import CustomerConfig, JwtSso, SamlSso
 from engine.cornerstone.replay import MemoryReplayCache, SqliteReplayCache
 from engine.cornerstone.sso_check import check_sso
-from engine.cornerstone.sso_jwt import SsoRefused, make_login_token, verify_login_token
+from engine.cornerstone.sso_jwt import SsoIdentity, SsoRefused, make_login_token, verify_login_token
 from engine.cornerstone.sso_saml import verify_saml_response
 from engine.errors import ConfigError
 from tests.fixtures.cornerstone import (
@@ -49,14 +50,14 @@ def claims(**overrides: object) -> dict[str, object]:
     return {k: v for k, v in base.items() if v is not None}
 
 
-def verify(token: str, replay: MemoryReplayCache | None = None, now: datetime = NOW) -> object:
+def verify(token: str, replay: MemoryReplayCache | None = None, now: datetime = NOW) -> SsoIdentity:
     return verify_login_token(token, JWT, SECRET, replay=replay or MemoryReplayCache(), now=now)
 
 
 def test_valid_token_gives_the_identity() -> None:
     identity = verify(make_login_token(JWT, SECRET, "Ada@Example.com", now=NOW, first_name="Ada"))
-    assert identity.email == "ada@example.com"  # type: ignore[attr-defined]
-    assert identity.first_name == "Ada"  # type: ignore[attr-defined]
+    assert identity.email == "ada@example.com"
+    assert identity.first_name == "Ada"
     assert "ada" not in repr(identity).lower()
 
 
@@ -115,7 +116,7 @@ def test_replayed_jti_is_refused_and_forgery_does_not_burn_it() -> None:
     assert info.value.reason == "replayed"
 
 
-def test_sqlite_replay_cache_is_shared_across_instances(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_sqlite_replay_cache_is_shared_across_instances(tmp_path: Path) -> None:
     path = tmp_path / "replay.sqlite"
     a, b = SqliteReplayCache(path), SqliteReplayCache(path)
     until = NOW + timedelta(minutes=5)
@@ -267,15 +268,15 @@ def test_jwt_login_provisions_a_new_user_once() -> None:
     config = customer({"type": "jwt", "secret": "env:ACME_SSO_SECRET"})
     directory, replay = SqliteSsoDirectory(), MemoryReplayCache()
 
-    def login() -> object:
+    def login() -> LoginResult:
         token = make_login_token(JWT, SECRET, "ada@example.com", now=NOW, first_name="Ada", last_name="L")
         return handle_jwt_login(config, token, directory=directory, replay=replay, now=NOW, secret=SECRET)
 
     first, second = login(), login()
-    assert first.created is True and second.created is False  # type: ignore[attr-defined]
-    assert first.user_id == second.user_id  # type: ignore[attr-defined]
+    assert first.created is True and second.created is False
+    assert first.user_id == second.user_id
     assert [(u[1], u[2]) for u in directory.users()] == [("ada@example.com", "Ada")]
-    assert directory.learners("g-sso") == [first.user_id]  # type: ignore[attr-defined]
+    assert directory.learners("g-sso") == [first.user_id]
 
 
 def test_refused_login_creates_nothing() -> None:

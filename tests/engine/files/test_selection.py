@@ -19,8 +19,10 @@ def file(name: str, *, age_s: float = 3600, size: int = 100) -> FileInfo:
     return FileInfo(name=name, size=size, mtime=NOW - timedelta(seconds=age_s))
 
 
-def reasons(listing: list[FileInfo], encryption: Encryption = PLAIN, **kwargs: object) -> dict[str, str]:
-    result = select_files(listing, NAMING, encryption, now=NOW, **kwargs)  # type: ignore[arg-type]
+def reasons(
+    listing: list[FileInfo], encryption: Encryption = PLAIN, *, previous: list[FileInfo] | None = None
+) -> dict[str, str]:
+    result = select_files(listing, NAMING, encryption, now=NOW, previous=previous)
     outcome = {f.name: "selected" for f in result.selected}
     outcome.update({s.file.name: s.reason.value for s in result.skipped})
     return outcome

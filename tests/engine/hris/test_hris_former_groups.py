@@ -11,6 +11,7 @@ through the bulk path and the per-user reference; both must agree.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from typing import Any
 
 from engine.config.models import Hris
@@ -41,7 +42,7 @@ def ada(user_id: str = "u1", mail: str = "ada@acme.example") -> LmsUser:
     return LmsUser(user_id, mail)
 
 
-def world(learners: dict[str, set[str]], previous: set[str], **extra: Any) -> Snapshot:
+def world(learners: dict[str, set[str]], previous: Collection[str], **extra: Any) -> Snapshot:
     users = extra.pop("users", (ada(),))
     return snapshot(
         users,

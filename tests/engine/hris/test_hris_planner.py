@@ -227,7 +227,9 @@ def test_custom_value_removed_in_the_lms_is_added_back() -> None:
         CF_CONFIG,
     )
     assert [type(a) for a in plan.actions] == [SetCustomValues]
-    assert plan.actions[0].values[0].field_id == "cf-loc" and plan.actions[0].values[0].value == "Paris"  # type: ignore[union-attr]
+    action = plan.actions[0]
+    assert isinstance(action, SetCustomValues)  # narrows the union for the checks below
+    assert action.values[0].field_id == "cf-loc" and action.values[0].value == "Paris"
 
 
 def test_custom_value_already_set_plans_nothing() -> None:
@@ -243,7 +245,9 @@ def test_custom_value_already_set_plans_nothing() -> None:
 def test_deleted_definition_is_recreated_and_values_set() -> None:
     plan = plan_of(CF_ROW, snapshot((ada(),), links={"1": "u1"}, learners={ROOT_ID: {"u1"}}), CF_CONFIG)
     assert plan.actions[0] == CreateCustomField("Location", "string")
-    values = plan.actions[1].values  # type: ignore[union-attr]
+    action = plan.actions[1]
+    assert isinstance(action, SetCustomValues)  # the only action that carries values
+    values = action.values
     assert [(v.field_id, v.title, v.value) for v in values] == [(None, "Location", "Paris")]
 
 
@@ -262,7 +266,9 @@ def test_renamed_definition_gets_a_new_field_and_the_renamed_one_leaves_synced_u
     )
     plan = plan_of(CF_ROW, snap, CF_CONFIG)
     assert plan.actions[0] == CreateCustomField("Location", "string")
-    values = plan.actions[1].values  # type: ignore[union-attr]
+    action = plan.actions[1]
+    assert isinstance(action, SetCustomValues)  # the only action that carries values
+    values = action.values
     assert [(v.field_id, v.value) for v in values] == [("cf-hobby", "Chess"), (None, "Paris")]
 
 

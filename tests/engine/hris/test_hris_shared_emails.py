@@ -15,6 +15,7 @@ import json
 
 from engine.hris import LmsUser, Plan, Snapshot, plan_sync, plan_to_json
 from engine.hris.actions import CreateUser, LinkExternalId, UpdateProfile, UserRef
+from engine.hris.snapshot import UserStatus
 
 from .factories import ROOT_ID, action_types, desired_from, hris_config, snapshot
 
@@ -41,8 +42,8 @@ def codes(plan: Plan) -> list[tuple[int, str | None, str]]:
     return [(p.line, p.unique_id, p.code) for p in plan.problems]
 
 
-def user(user_id: str, mail: str, first_name: str = "Ada", **extra: object) -> LmsUser:
-    return LmsUser(user_id, mail, first_name=first_name, **extra)  # type: ignore[arg-type]
+def user(user_id: str, mail: str, first_name: str = "Ada", *, status: UserStatus = "active") -> LmsUser:
+    return LmsUser(user_id, mail, status=status, first_name=first_name)
 
 
 def test_two_new_rows_sharing_an_email_are_both_skipped_and_nothing_is_created() -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict
+
+from engine.runner.policy import RetryPolicy
 
 CUSTOMER_YAML = """\
 version: 1
@@ -21,6 +24,16 @@ hris:
   schedule: {{times: [{times}], timezone: Europe/Paris}}
   notify: [{notify}]
 """
+
+
+class SettingsFields(TypedDict, total=False):
+    """``RunnerSettings`` fields a test may set; the others keep the runner's defaults."""
+
+    environment: str
+    max_workers: int
+    lock_ttl: timedelta
+    heartbeat_interval: float | None
+    policy: RetryPolicy
 
 
 def write_customer(folder: Path, slug: str, *, times: str = '"06:30", "23:30"', notify: str = "") -> Path:

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Unpack
 
 import pytest
 
@@ -17,7 +18,7 @@ from engine.runner.context import RunContext, RunOutcome
 from engine.runner.policy import RetryPolicy
 from engine.runner.runner import Runner, RunnerSettings, lock_name
 from engine.state import JournalEntry, StateStore
-from tests.engine.runner.helpers import ManualClock, utc, write_customer
+from tests.engine.runner.helpers import ManualClock, SettingsFields, utc, write_customer
 
 # Wednesday 15 January 2025, winter: 06:30 Paris = 05:30 UTC, 23:30 Paris = 22:30 UTC.
 BEFORE_0630 = utc(2025, 1, 15, 5, 0)
@@ -63,9 +64,13 @@ def configs(tmp_path: Path) -> Path:
 
 
 def make_runner(
-    configs: Path, store: StateStore, job: RecordingJob, clock: ManualClock, **settings: object
+    configs: Path,
+    store: StateStore,
+    job: RecordingJob,
+    clock: ManualClock,
+    **settings: Unpack[SettingsFields],
 ) -> Runner:
-    return Runner(configs, store, job, clock, settings=RunnerSettings(**settings))  # type: ignore[arg-type]
+    return Runner(configs, store, job, clock, settings=RunnerSettings(**settings))
 
 
 def test_new_customer_waits_for_its_next_slot_then_runs_once(configs: Path, store: StateStore) -> None:

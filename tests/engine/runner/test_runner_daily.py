@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Unpack
 
 import pytest
 
@@ -22,7 +23,7 @@ from engine.runner.history import due_from_history
 from engine.runner.policy import Reason, RetryPolicy
 from engine.runner.runner import DailyJob, Runner, RunnerSettings
 from engine.state import RunRecord, StateStore
-from tests.engine.runner.helpers import ManualClock, utc, write_customer
+from tests.engine.runner.helpers import ManualClock, SettingsFields, utc, write_customer
 
 # Wednesday 15 January 2025. Chicago is UTC-6 in winter: 02:00 there is 08:00 UTC.
 BEFORE = utc(2025, 1, 15, 7, 0)
@@ -74,14 +75,14 @@ def make_runner(
     clock: ManualClock,
     daily: RecordingJob,
     hris: RecordingJob | None = None,
-    **settings: object,
+    **settings: Unpack[SettingsFields],
 ) -> Runner:
     return Runner(
         configs,
         store,
         hris or RecordingJob(),
         clock,
-        settings=RunnerSettings(**settings),  # type: ignore[arg-type]
+        settings=RunnerSettings(**settings),
         daily_jobs=[DailyJob(KIND, daily, completions_schedule)],
     )
 

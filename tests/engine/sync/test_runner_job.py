@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.console import SilentReporter
+from engine.console import Reporter, SilentReporter
 from engine.runner.clock import SystemClock
 from engine.runner.context import RunContext
 from engine.runner.runner import Runner, RunnerSettings
@@ -20,7 +20,14 @@ from tests.engine.sync.helpers import StopAfter, SyncWorld, people, utcnow
 pytestmark = pytest.mark.integration
 
 
-def context(world: SyncWorld, run_id: str, **kwargs: object) -> RunContext:
+def context(
+    world: SyncWorld,
+    run_id: str,
+    *,
+    reporter: Reporter,
+    resumed: RunRecord | None = None,
+    stop_event: threading.Event | None = None,
+) -> RunContext:
     return RunContext(
         run_id=run_id,
         customer="acme",
@@ -28,8 +35,10 @@ def context(world: SyncWorld, run_id: str, **kwargs: object) -> RunContext:
         kind="hris",
         store=world.store,
         clock=SystemClock(),
+        reporter=reporter,
+        resumed=resumed,
+        stop_event=threading.Event() if stop_event is None else stop_event,
         config_path=world.config_path,
-        **kwargs,  # type: ignore[arg-type]
     )
 
 
