@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import sqlite3
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,17 @@ def handle_admin(
         status, result = _dispatch(app, method, path, body)
     except ApiError as exc:
         return json_outcome(exc.status, exc.body())
+    except sqlite3.IntegrityError as exc:
+        # A seed naming an id (or a unique value) the sandbox already holds: nothing was kept.
+        return json_outcome(
+            409,
+            {
+                "error": {
+                    "code": "idAlreadyUsed",
+                    "message": f"the sandbox already holds this record ({exc}); nothing of the seed was kept",
+                }
+            },
+        )
     except (ValueError, TypeError, KeyError) as exc:
         return json_outcome(400, {"error": {"code": "adminRequestInvalid", "message": str(exc)}})
     return json_outcome(status, result)

@@ -103,6 +103,7 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     examples = examples_dir()
     workdir = args.workdir.resolve() if args.workdir else Path(tempfile.mkdtemp(prefix="lmsync-demo-"))
     keep = args.keep or args.workdir is not None
+    _start_afresh(workdir)
     try:
         return _demo(examples, workdir, reporter)
     finally:
@@ -111,6 +112,28 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
             _say(f"\nwork folder {workdir} removed; run with --keep to look at the state and run logs")
+
+
+#: Written in every work folder the demo fills: a folder holding it may be emptied by the demo.
+MARKER = ".lmsync-demo"
+
+
+def _start_afresh(workdir: Path) -> None:
+    """The demo tells one story from an empty LMS: a folder kept by an earlier demo (its
+    sandbox, state and inbox) is emptied first; any other non-empty folder is refused, so
+    ``--workdir`` never deletes what the demo did not write."""
+    if workdir.exists() and not workdir.is_dir():
+        raise ConfigError(f"--workdir {workdir} is a file", hint="give a new or empty folder")
+    if workdir.is_dir() and any(workdir.iterdir()):
+        if not (workdir / MARKER).is_file():
+            raise ConfigError(
+                f"--workdir {workdir} is not empty and was not made by `lmsync demo`",
+                hint="give a new or empty folder (the demo starts from an empty LMS and state)",
+            )
+        _say(f"work folder {workdir} holds an earlier demo: starting it again from an empty LMS")
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / MARKER).write_text("made by `lmsync demo`; the next demo in this folder empties it\n")
 
 
 def _demo(examples: Path, workdir: Path, reporter: Reporter) -> int:

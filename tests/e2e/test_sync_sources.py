@@ -196,9 +196,9 @@ def test_kill_9_of_the_runner_mid_sync_then_restart_completes_the_run_from_its_j
     assert [(e.file_name, e.run_id) for e in store.ledger_entries("acme")] == [("hris-1.csv", run.id)]
 
 
-def test_lmsync_demo_runs_to_completion_and_its_second_pass_changes_nothing(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "engine.cli.main", "demo", "--workdir", str(tmp_path / "demo")],
+def _demo(tmp_path: Path, workdir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli.main", "demo", "--workdir", str(workdir)],
         cwd=tmp_path,
         env={k: v for k, v in os.environ.items() if not k.startswith("LMSYNC_")},
         capture_output=True,
@@ -206,6 +206,10 @@ def test_lmsync_demo_runs_to_completion_and_its_second_pass_changes_nothing(tmp_
         timeout=100,
         check=False,
     )
+
+
+def test_lmsync_demo_runs_to_completion_and_its_second_pass_changes_nothing(tmp_path: Path) -> None:
+    done = _demo(tmp_path, tmp_path / "demo")
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "== plan for hris-demo.csv (dry run: nothing written yet) ==" in out
@@ -216,6 +220,25 @@ def test_lmsync_demo_runs_to_completion_and_its_second_pass_changes_nothing(tmp_
     assert "Applying" in done.stderr, "the apply shows its progress"
     logs = sorted((tmp_path / "demo" / "runs").glob("*.csv"))
     assert len(logs) == 2
+
+    # The README's --workdir keeps the folder: running the demo again there tells the same
+    # story from an empty LMS instead of tripping over the kept sandbox and state.
+    again = _demo(tmp_path, tmp_path / "demo")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "holds an earlier demo: starting it again from an empty LMS" in again.stdout
+    assert re.search(r"hris-demo\.csv \(sha256 [0-9a-f]{12}\): succeeded: [1-9][0-9]* created", again.stdout)
+    assert len(sorted((tmp_path / "demo" / "runs").glob("*.csv"))) == 2
+
+
+def test_lmsync_demo_never_empties_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("precious")
+    done = _demo(tmp_path, mine)
+    assert done.returncode != 0
+    assert "is not empty and was not made by `lmsync demo`" in done.stderr
+    assert "give a new or empty folder" in done.stderr
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
 
 
 def test_sigterm_stops_lmsync_sync_between_actions_and_the_next_sync_completes_the_run(

@@ -80,6 +80,14 @@ def test_admin_surface_needs_its_token(sandbox: Any) -> None:
     assert requests.get(f"{sandbox.url}/_sandbox/state", timeout=5).status_code == 401
 
 
+def test_seeding_an_id_twice_is_a_409_and_keeps_nothing_of_that_seed(sandbox: Any) -> None:
+    sandbox.admin.seed(groups=[{"_id": "g-fixed", "name": "Fixed"}])
+    with pytest.raises(SandboxAdminError, match=r"409.*idAlreadyUsed"):
+        sandbox.admin.seed(groups=[{"_id": "g-new", "name": "New"}, {"_id": "g-fixed", "name": "Again"}])
+    held = {group["_id"]: group["name"] for group in sandbox.admin.state()["groups"]}
+    assert held.get("g-fixed") == "Fixed" and "g-new" not in held  # one transaction: all or nothing
+
+
 def test_forged_cursor_is_refused(sandbox: Any) -> None:
     token = _token(sandbox.url, sandbox.client_id, sandbox.client_secret).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}", "360-api-version": "v2.0"}
