@@ -15,6 +15,7 @@ manager: whether a ``managerId`` names a known user needs the snapshot (the plan
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -123,7 +124,7 @@ def build_desired(hris_file: HrisFile, config: Hris) -> DesiredState:
     managers = None if manager_i is None else bulk.stripped(columns[manager_i], distinct[manager_i])
 
     decided: dict[int, DesiredUser] = {}
-    problems: list[Problem] = []
+    problems: list[Problem] = _absent_mappings(hris_file, config)
     duplicated = ignored = filtered_out = 0
     for row in sorted(alone.difference(filtered)):
         outcome = rules_.outcome(table[row], lines[row], duplicates)
@@ -408,6 +409,22 @@ def _require_columns(hris_file: HrisFile, config: Hris) -> None:
                 line=hris_file.lines[0] - 1 if hris_file.lines else 1,
                 hint=f"add '{column}' to the export, or change {where} in the customer file",
             )
+
+
+def _absent_mappings(hris_file: HrisFile, config: Hris) -> list[Problem]:
+    """Notes for mapped columns the header lacks (the rule leaves their fields untouched)."""
+    header = hris_file.header
+    line = hris_file.lines[0] - 1 if hris_file.lines else 1
+    mapped = [(column, "hris.fields") for column in config.fields]
+    mapped += [(column, "hris.custom_fields") for column in config.custom_fields]
+    notes: list[Problem] = []
+    for column, where in mapped:
+        if column in header:
+            continue
+        same_letters = [name for name in header if name.casefold() == column.casefold()]
+        close = same_letters or difflib.get_close_matches(column, header, n=1, cutoff=0.8)
+        notes.append(rules.problem_mapped_column_absent(line, column, where, close[0] if close else None))
+    return notes
 
 
 def _group_path(

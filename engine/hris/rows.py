@@ -31,6 +31,7 @@ class ProblemCode:
     UNKNOWN_MANAGER = "unknown_manager"
     EMAIL_IN_USE = "email_in_use"
     DUPLICATED_EMAIL = "duplicated_email"
+    MAPPED_COLUMN_ABSENT = "mapped_column_absent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,21 @@ def problem_wrong_field_count(line: int, unique_id: str | None, found: int, expe
         ProblemCode.WRONG_FIELD_COUNT,
         f"row has {found} field(s) but the header has {expected}; "
         "a value probably contains an unquoted delimiter: quote it",
+    )
+
+
+def problem_mapped_column_absent(line: int, column: str, where: str, close: str | None) -> Problem:
+    """A note on the file, not on a row (every row is still synced): a typo in a mapping
+    would otherwise silently stop feeding a field, since an absent column leaves it as is."""
+    guess = f" Did you mean '{close}'?" if close else ""
+    return Problem(
+        line,
+        None,
+        ProblemCode.MAPPED_COLUMN_ABSENT,
+        f"column '{column}' mapped in {where} is not in the header, so that field is left as it "
+        f"is in the LMS for every user.{guess} Fix the column name in the customer file, or "
+        "ignore this note if the export leaves the column out on purpose",
+        synced=True,
     )
 
 

@@ -135,6 +135,22 @@ def test_absent_column_leaves_the_field_alone_present_but_empty_clears_it() -> N
     assert empty.profile_fields == ("firstName", "job") and empty.users["1"].profile == ("Ada", "")
 
 
+def test_a_mapped_column_the_header_lacks_is_a_note_with_a_guess_and_every_row_still_syncs() -> None:
+    # A typo in the customer file ("firstname") would otherwise silently stop feeding the field.
+    config = hris_config(
+        fields={"firstname": "first_name", "title": "title"}, custom_fields={"hireDate": "Hire date"}
+    )
+    desired = desired_from(f"{HEAD},firstName\n1,Active,a@example.org,Ada\n", config)
+    assert set(desired.users) == {"1"} and desired.ignored == 0
+    notes = [(p.line, p.unique_id, p.code, p.synced) for p in desired.problems]
+    assert notes == [(1, None, ProblemCode.MAPPED_COLUMN_ABSENT, True)] * 3
+    typo, title, hired = (p.message for p in desired.problems)
+    assert typo.startswith("column 'firstname' mapped in hris.fields is not in the header")
+    assert "Did you mean 'firstName'?" in typo
+    assert "Did you mean" not in title  # nothing close: no guess
+    assert hired.startswith("column 'hireDate' mapped in hris.custom_fields is not in the header")
+
+
 def test_manager_column_absent_is_none_empty_is_clear() -> None:
     config = hris_config(fields={"managerId": "manager"})
     assert desired_from(f"{HEAD}\n1,Active,a@example.org\n", config).users["1"].manager is None
