@@ -3,7 +3,9 @@
 The client calls ``error_for_status`` for every non-2xx answer and ``network_error`` for
 every ``requests`` failure; the engine only ever sees ``TargetError`` subclasses and branches
 on their type and ``transient`` marker, never on text. Messages name the call and the fix,
-and never contain a token, a secret or a response body (which may hold personal data).
+and never contain a token, a secret or a whole response body (which may hold personal data): only
+the portal's own error code and message, with any e-mail address masked and the length capped,
+because "HTTP 404" alone does not say whether the employee or the learning object is missing.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.lms.errors import retry_after_seconds
+from connectors.lms.errors import mask_mails, retry_after_seconds
 from engine.errors import (
     RateLimitedError,
     TargetAuthError,
@@ -31,12 +33,30 @@ def _error_code(body: Any) -> str | None:
     return None
 
 
+#: The longest portal message an error carries; Cornerstone's are one sentence.
+MAX_PORTAL_MESSAGE = 200
+
+
+def _error_message(body: Any) -> str:
+    """The envelope's ``error.message``, e-mails masked: a portal may echo what it refused."""
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return mask_mails(" ".join(str(error["message"]).split()))[:MAX_PORTAL_MESSAGE]
+    return ""
+
+
 def error_for_status(
     status: int, *, call: str, headers: Mapping[str, str] | None = None, body: Any = None
 ) -> TargetError:
     """The error for a non-2xx answer to ``call`` (e.g. ``PATCH transcripts/complete``)."""
     code = _error_code(body)
+    said = _error_message(body)
     where = f"Cornerstone {call}: HTTP {status}"
+    if code and code != str(status):
+        where += f" {code}"
+    if said:
+        where += f' "{said}"'
     if status == 429:
         return RateLimitedError(
             f"{where}, too many requests",

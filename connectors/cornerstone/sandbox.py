@@ -163,6 +163,49 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, body, headers)
 
 
+#: The body each admin POST takes, as its error message states it.
+ADMIN_BODIES = {
+    "/admin/clients": 'one object {"clientId": ..., "clientSecret": ..., "scope": "..."}',
+    "/admin/employees": 'a list [{"externalId": "E1"}, ...]',
+    "/admin/assignments": 'one object {"userGuid": ..., "loId": ..., "Status": "Assigned"} (Status optional)',
+    "/admin/learning-objects": 'a list of catalog items [{"ID": ..., "Title": ..., "IsActive": true, '
+    '"LastModifiedUTC": "2024-05-01T00:00:00Z"}, ...]',
+}
+_REQUIRED = {
+    "/admin/clients": ("clientId", "clientSecret"),
+    "/admin/employees": ("externalId",),
+    "/admin/assignments": ("userGuid", "loId"),
+    "/admin/learning-objects": ("ID", "Title", "IsActive", "LastModifiedUTC"),
+}
+
+
+def _body_problem(path: str, body: Any) -> str | None:
+    """What is wrong with an admin POST body, or None: nothing is stored from a wrong one."""
+    many = path in ("/admin/employees", "/admin/learning-objects")
+    if many and not isinstance(body, list):
+        return f"got {_shape(body)}"
+    if not many and not isinstance(body, dict):
+        return f"got {_shape(body)}"
+    for index, item in enumerate(body if many else [body]):
+        where = f"item {index}" if many else "the body"
+        if not isinstance(item, dict):
+            return f"got {_shape(item)} as {where}"
+        absent = [key for key in _REQUIRED[path] if item.get(key) in (None, "")]
+        if absent:
+            return f"{where} lacks {', '.join(absent)}"
+    return None
+
+
+def _shape(value: Any) -> str:
+    if value is None:
+        return "a body that is not JSON"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return f"a JSON {type(value).__name__}"
+
+
 _ASSIGNMENT = re.compile(r"^/services/api/v1/LearningAssignments/([^/]+)$")
 
 
@@ -304,18 +347,8 @@ class CornerstoneSandbox:
     # --- admin ----------------------------------------------------------------------------
 
     def admin(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        """Seeding and inspection; a known route sent the wrong body says which body it takes."""
         store = self.store
-        if method == "POST" and path == "/admin/clients" and isinstance(body, dict):
-            store.add_client(str(body["clientId"]), str(body["clientSecret"]), str(body.get("scope", "")))
-            return 201, {"clientId": body["clientId"]}
-        if method == "POST" and path == "/admin/employees" and isinstance(body, list):
-            return 201, store.seed(str(e["externalId"]) for e in body)
-        if method == "POST" and path == "/admin/assignments" and isinstance(body, dict):
-            return 201, {
-                "Id": store.add_assignment(body["userGuid"], body["loId"], body.get("Status", "Assigned"))
-            }
-        if method == "POST" and path == "/admin/learning-objects" and isinstance(body, list):
-            return 201, {"ingested": [store.ingest(item, "admin").outcome for item in body]}
         if method == "GET" and path == "/admin/learning-objects":
             return 200, store.learning_objects()
         if method == "GET" and path == "/admin/transcripts":
@@ -326,7 +359,22 @@ class CornerstoneSandbox:
             return 200, store.calls(query.get("route"), query.get("method"))
         if method == "POST" and path == "/admin/catalog/poll":
             return 200, [poller.poll().as_dict() for poller in self.pollers]
-        return 404, _error(404, "No such admin route")
+        if method != "POST" or path not in ADMIN_BODIES:
+            return 404, _error(404, f"No such admin route: {method} {path}")
+        missing = _body_problem(path, body)
+        if missing is not None:
+            return 400, _error(400, f"POST {path} {missing}; it expects {ADMIN_BODIES[path]}")
+        if path == "/admin/clients":
+            store.add_client(str(body["clientId"]), str(body["clientSecret"]), str(body.get("scope", "")))
+            return 201, {"clientId": body["clientId"]}
+        if path == "/admin/employees":
+            return 201, store.seed(str(e["externalId"]) for e in body)
+        if path == "/admin/assignments":
+            assignment = store.add_assignment(
+                str(body["userGuid"]), str(body["loId"]), str(body.get("Status", "Assigned"))
+            )
+            return 201, {"Id": assignment}
+        return 201, {"ingested": [store.ingest(item, "admin").outcome for item in body]}
 
     def add_feed(self, poller: CatalogPoller) -> None:
         """Pull this feed on every ``POST /admin/catalog/poll`` (Cornerstone pulls daily)."""

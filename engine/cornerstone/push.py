@@ -7,7 +7,10 @@ skipped; a Completed learning assignment is never set back to In Progress.
 
 Transient failures (429, 5xx) are retried inside the client; what reaches this module is
 terminal for that one learner and is reported, not raised, unless it is an authentication
-failure, which would fail every learner the same way.
+failure, which would fail every learner the same way. A failed learner's reason keeps the
+portal's own error (code and message), and a warning says what to do in the connector's words,
+chosen by the error's type and the call that failed, never by its text. Learners are named by
+LMS id only, never by name or e-mail.
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ from engine.console import Reporter
 from engine.cornerstone.completions import CompletionPlan, LedgerKey, UnmatchedLearner
 from engine.cornerstone.ledger import CompletionLedger
 from engine.cornerstone.ports import CornerstoneTarget
-from engine.errors import TargetAuthError, TargetError
+from engine.errors import (
+    TargetAuthError,
+    TargetConflictError,
+    TargetError,
+    TargetNotFoundError,
+    TargetUnavailableError,
+)
 
 #: Cornerstone learning assignment statuses we read and write.
 COMPLETED = "Completed"
@@ -34,7 +43,7 @@ class PushReport:
     progressed: int = 0
     progress_skipped: int = 0
     unmatched: list[UnmatchedLearner] = field(default_factory=list)
-    failed: list[tuple[str, str, str]] = field(default_factory=list)  # course, user, reason
+    failed: list[tuple[str, str, str]] = field(default_factory=list)  # course, user, portal's error
     already_pushed: int = 0
 
     def summary(self) -> str:
@@ -59,38 +68,89 @@ def push_completions(
             guids[external_id] = target.employee_guid(external_id)
         return guids[external_id]
 
+    def failed(course_id: str, user_id: str, exc: TargetError, advice: str) -> None:
+        report.failed.append((course_id, user_id, exc.message))
+        reporter.warn(f"course {course_id}: learner {user_id} not pushed: {advice} ({exc.message})")
+
     for completion in plan.completions:
         key = completion.key
+        lo_id = completion.learning_object_id
         try:
             guid = guid_of(completion.external_id)
-            if guid is None:
-                report.unmatched.append(UnmatchedLearner(key.course_id, key.user_id, "no_employee"))
-            else:
-                target.complete_transcript(guid, completion.learning_object_id)
-                ledger.record([key])
-                report.pushed.append(key)
         except TargetAuthError:
             raise
         except TargetError as exc:
-            report.failed.append((key.course_id, key.user_id, exc.code or str(exc.status or "error")))
+            failed(key.course_id, key.user_id, exc, _lookup_advice(exc))
+            continue
+        if guid is None:
+            report.unmatched.append(UnmatchedLearner(key.course_id, key.user_id, "no_employee"))
+            continue
+        try:
+            target.complete_transcript(guid, lo_id)
+        except TargetAuthError:
+            raise
+        except TargetError as exc:
+            failed(key.course_id, key.user_id, exc, _completion_advice(exc, lo_id))
+            continue
+        ledger.record([key])
+        report.pushed.append(key)
     for update in plan.progress:
         try:
             guid = guid_of(update.external_id)
-            if guid is None:
-                report.unmatched.append(UnmatchedLearner(update.course_id, update.user_id, "no_employee"))
-            elif _mark_in_progress(target, guid, update.learning_object_id, update.last_activity_at):
-                report.progressed += 1
-            else:
-                report.progress_skipped += 1
         except TargetAuthError:
             raise
         except TargetError as exc:
-            reason = exc.code or str(exc.status or "error")
-            report.failed.append((update.course_id, update.user_id, reason))
+            failed(update.course_id, update.user_id, exc, _lookup_advice(exc))
+            continue
+        if guid is None:
+            report.unmatched.append(UnmatchedLearner(update.course_id, update.user_id, "no_employee"))
+            continue
+        try:
+            changed = _mark_in_progress(target, guid, update.learning_object_id, update.last_activity_at)
+        except TargetAuthError:
+            raise
+        except TargetError as exc:
+            failed(update.course_id, update.user_id, exc, _progress_advice(exc, update.learning_object_id))
+            continue
+        if changed:
+            report.progressed += 1
+        else:
+            report.progress_skipped += 1
     for learner in report.unmatched:
         why = "no external id in the LMS" if learner.reason == "no_external_id" else "no Cornerstone employee"
         reporter.warn(f"course {learner.course_id}: learner {learner.user_id} not pushed ({why})")
     return report
+
+
+_RETRIED = "Cornerstone kept failing after the retries: the next run pushes it again"
+
+
+def _lookup_advice(exc: TargetError) -> str:
+    if isinstance(exc, TargetUnavailableError):
+        return _RETRIED
+    return "the employee lookup by external id was refused: check the portal URL and its API version"
+
+
+def _completion_advice(exc: TargetError, lo_id: str) -> str:
+    """What an SA does about a refused transcript completion (the employee was just found)."""
+    if isinstance(exc, TargetNotFoundError):
+        return (
+            f"learning object {lo_id} is not in Cornerstone: has the catalog been pulled since the "
+            "course was added?"
+        )
+    if isinstance(exc, TargetConflictError):
+        return f"Cornerstone refused to complete learning object {lo_id}: see the portal's error"
+    if isinstance(exc, TargetUnavailableError):
+        return _RETRIED
+    return f"Cornerstone did not complete learning object {lo_id}: see the portal's error"
+
+
+def _progress_advice(exc: TargetError, lo_id: str) -> str:
+    if isinstance(exc, TargetNotFoundError):
+        return f"a learning assignment of {lo_id} was removed in Cornerstone while it was updated"
+    if isinstance(exc, TargetUnavailableError):
+        return _RETRIED
+    return f"Cornerstone refused to set the assignment of {lo_id} In Progress: see the portal's error"
 
 
 def _mark_in_progress(target: CornerstoneTarget, guid: str, lo_id: str, last_access: datetime) -> bool:
