@@ -40,7 +40,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=8360, help="port (0: any free port; default 8360)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
-        "--db", type=Path, default=Path("sandbox.sqlite"), help="SQLite file (created if absent)"
+        "--db",
+        type=Path,
+        default=Path("sandbox.sqlite"),
+        help="SQLite file, created if absent (default: sandbox.sqlite in the current directory)",
     )
     parser.add_argument(
         "--no-rate-limit", action="store_true", help="lift the 50 GET/s and 10 writes/s limits"
