@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.hris import Snapshot
 from engine.review.effect import Allowance
 from engine.review.git import ChangedFile
 from engine.review.planners import file_planner
@@ -33,18 +34,27 @@ def _review(*customers: CustomerReview) -> Review:
     return Review(base=BASE_SHA, head=HEAD_SHA, env="test", customers=customers)
 
 
-def mapping_change(tmp: Path) -> Review:
-    head = samples.edited(("    lastName: last_name\n", "    lastName: last_name\n    title: title\n"))
-    data = samples.hris_csv(tmp / "hris.csv", 12)
+def _modified(
+    head: str, data: Path, instance: Snapshot | None = None, allowance: Allowance | None = None
+) -> Review:
+    """The review of acme.yaml edited from ``BASE_YAML`` to ``head``, planned on ``data``
+    against ``instance`` (default: 12 managed users)."""
     return _review(
         review_texts(
             ChangedFile("modified", PATH),
             samples.BASE_YAML,
             head,
-            planner=file_planner(samples.managed_instance(12)),
+            planner=file_planner(instance or samples.managed_instance(12)),
             input=data,
+            allowance=allowance,
         )
     )
+
+
+def mapping_change(tmp: Path) -> Review:
+    head = samples.edited(("    lastName: last_name\n", "    lastName: last_name\n    title: title\n"))
+    data = samples.hris_csv(tmp / "hris.csv", 12)
+    return _modified(head, data)
 
 
 def custom_field_dropped(tmp: Path) -> Review:
@@ -52,60 +62,26 @@ def custom_field_dropped(tmp: Path) -> Review:
     # so the values the next sync removes are in the data effect, not only in words.
     head = samples.edited(("  custom_fields:\n    location: Location\n", ""))
     data = samples.hris_csv(tmp / "hris.csv", 12)
-    return _review(
-        review_texts(
-            ChangedFile("modified", PATH),
-            samples.BASE_YAML,
-            head,
-            planner=file_planner(samples.managed_instance(12, with_location=True)),
-            input=data,
-        )
-    )
+    return _modified(head, data, samples.managed_instance(12, with_location=True))
 
 
 def filter_adds_users(tmp: Path) -> Review:
     head = samples.edited(("filter: {location: [Paris]}", "filter: {location: [Paris, Lyon]}"))
     data = samples.hris_csv(tmp / "hris.csv", 16)
-    return _review(
-        review_texts(
-            ChangedFile("modified", PATH),
-            samples.BASE_YAML,
-            head,
-            planner=file_planner(samples.managed_instance(12)),
-            input=data,
-        )
-    )
+    return _modified(head, data)
 
 
 def guard_trips(tmp: Path) -> Review:
     # 12 managed users, 8 in the file; missing users are now deleted: 4 deletions, 2 allowed.
     head = samples.edited(("  safety:", "  missing_users: delete\n  safety:"))
     data = samples.hris_csv(tmp / "hris.csv", 8)
-    return _review(
-        review_texts(
-            ChangedFile("modified", PATH),
-            samples.BASE_YAML,
-            head,
-            planner=file_planner(samples.managed_instance(12)),
-            input=data,
-        )
-    )
+    return _modified(head, data)
 
 
 def guard_allowed_by_label(tmp: Path) -> Review:
     head = samples.edited(("  safety:", "  missing_users: delete\n  safety:"))
     data = samples.hris_csv(tmp / "hris.csv", 8)
-    allowance = Allowance(4, "label allow-deletions:4")
-    return _review(
-        review_texts(
-            ChangedFile("modified", PATH),
-            samples.BASE_YAML,
-            head,
-            planner=file_planner(samples.managed_instance(12)),
-            input=data,
-            allowance=allowance,
-        )
-    )
+    return _modified(head, data, allowance=Allowance(4, "label allow-deletions:4"))
 
 
 def new_customer(tmp: Path) -> Review:
