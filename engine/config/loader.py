@@ -32,6 +32,7 @@ from engine.config.diagnostics import (
 )
 from engine.config.document import MAX_FILE_BYTES, LoadedDocument, decode, load_document
 from engine.config.models import LMS_LANGUAGES, SECRET_REF_PATTERN, CustomerConfig
+from engine.config.secrets import reference_mistake
 from engine.config.semantics import document_findings
 from engine.config.structural import structural_diagnostics
 from engine.cornerstone.sso_check import DATED_CODES, check_sso
@@ -111,7 +112,8 @@ def _inline_secrets(data: Any) -> Iterator[str]:
         for key, value in data.items():
             if key in SECRET_KEYS and isinstance(value, str | int | float) and not isinstance(value, bool):
                 text = str(value)
-                if len(text) >= 3 and not _SECRET_REF.match(text):
+                # A mistyped reference (ENV:NAME, $NAME) is no secret: its fix quotes it.
+                if len(text) >= 3 and not _SECRET_REF.match(text) and reference_mistake(text) is None:
                     yield text
             else:
                 yield from _inline_secrets(value)

@@ -22,6 +22,7 @@ from engine.config import models
 from engine.config.diagnostics import Diagnostic, DocPath
 from engine.config.document import LoadedDocument
 from engine.config.schema import customer_validator
+from engine.config.secrets import reference_mistake
 
 _TYPE_NAMES = {
     "string": "a string",
@@ -129,7 +130,10 @@ class _Translator:
         elif kind in {"enum", "const"}:
             yield self._choice(error, path)
         elif kind == "pattern":
-            if _is_secret(schema):
+            mistake = reference_mistake(value) if _is_secret(schema) and isinstance(value, str) else None
+            if mistake is not None:
+                yield self.at(path, mistake, "secret-malformed")
+            elif _is_secret(schema):
                 yield self.at(
                     path,
                     "holds a value instead of a secret reference: write env:NAME (or "
