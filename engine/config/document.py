@@ -27,6 +27,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 from engine.config.diagnostics import Diagnostic, DocPath, format_path
+from engine.config.yaml_syntax import syntax_message
 
 MAX_FILE_BYTES = 1024 * 1024
 #: Nodes that aliases may add on top of the nodes written in the file.
@@ -323,22 +324,8 @@ def decode(raw: bytes, name: str) -> tuple[str | None, list[Diagnostic]]:
 def _yaml_error(name: str, text: str, exc: YAMLError) -> Diagnostic:
     if isinstance(exc, MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
-        problem = exc.problem or "invalid YAML"
-        context = (
-            f" ({exc.context} at line {exc.context_mark.line + 1})"
-            if (exc.context and exc.context_mark is not None)
-            else ""
-        )
-        if "another document" in problem:
-            problem, context = (
-                "a second YAML document starts here",
-                (": a customer file holds one document; remove the '---' and what follows"),
-            )
-        elif "'\\t'" in problem:
-            context += ": indent with spaces, not tabs"
-        return Diagnostic(
-            name, mark.line + 1, mark.column + 1, "", f"YAML syntax: {problem}{context}", code="yaml-syntax"
-        )
+        message = syntax_message(exc, text)
+        return Diagnostic(name, mark.line + 1, mark.column + 1, "", message, code="yaml-syntax")
     if isinstance(exc, ReaderError):
         before = text[: exc.position]
         line = before.count("\n") + 1
@@ -363,6 +350,9 @@ def load_document(text: str, name: str) -> tuple[LoadedDocument | None, list[Dia
         root = yaml.compose(text)
     except YAMLError as exc:
         return None, [_yaml_error(name, text, exc)]
+    except AssertionError as exc:  # ruamel asserts on some directives (e.g. '%YAML 1.3')
+        message = f"YAML syntax: {exc}: remove the '%' directive lines, customer files need none"
+        return None, [Diagnostic(name, 1, 1, "", message, code="yaml-syntax")]
     except RecursionError:
         return None, [Diagnostic(name, 1, 1, "", "YAML nested too deeply to read", code="yaml-depth")]
     if root is None:
