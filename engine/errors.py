@@ -39,6 +39,14 @@ class TransientError(LmsyncError):
     transient = True
 
 
+class UsageError(LmsyncError):
+    """The command was called wrongly (an unknown revision, a flag without its context).
+
+    The CLI exits 2 for it, as for argparse's own usage errors, so a script can tell a wrong
+    call from a failed one (exit 1).
+    """
+
+
 # --- configuration -------------------------------------------------------------------------
 
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from connectors.github.comments import PullRequestComments, token_from_env
 from engine.console import Reporter
-from engine.errors import ConfigError
+from engine.errors import UsageError
 from engine.review.effect import Allowance, Planner, allowance_from_event, read_event
-from engine.review.git import repository_root
+from engine.review.git import RevisionError, repository_root, resolve
 from engine.review.instance import customer_folder, instance_planner
 from engine.review.planners import file_planner
 from engine.review.render import render_markdown, render_text, review_to_json
@@ -82,7 +82,10 @@ def _pathspecs(repo: Path, paths: list[str]) -> list[str]:
         try:
             specs.append(path.relative_to(repo.resolve()).as_posix() if path != repo else ".")
         except ValueError as exc:
-            raise ConfigError(f"{raw} is outside the repository {repo}") from exc
+            raise UsageError(
+                f"{raw} is outside the repository {repo}",
+                hint="give folders or files inside the repository",
+            ) from exc
     return specs
 
 
@@ -103,17 +106,42 @@ def choose_planner(args: argparse.Namespace, repo: Path) -> Planner | None:
     return instance_planner(lambda slug: customer_folder(repo, under, slug))
 
 
-def post(markdown: str, event: dict[str, Any], reporter: Reporter) -> None:
+def pull_request(event: dict[str, Any]) -> tuple[str, int]:
+    """The repository and number of the pull request ``--post`` comments on, checked before
+    any work so a wrong call fails fast (exit 2) instead of after the review is built."""
     repository = os.environ.get("GITHUB_REPOSITORY", "")
     number = (event.get("pull_request") or {}).get("number") or event.get("number")
     if not repository or not number:
-        raise ConfigError(
+        raise UsageError(
             "--post needs a pull request: GITHUB_REPOSITORY and a pull_request event in GITHUB_EVENT_PATH",
-            hint="run it from a workflow triggered by pull_request",
+            hint="run it from a workflow triggered by pull_request, or drop --post",
         )
+    return repository, int(number)
+
+
+def checked_repository(cwd: Path, base: str, head: str) -> Path:
+    """The repository holding ``cwd``, with both revisions checked: a call outside a
+    repository or with an unknown revision is a usage error (exit 2), not a failed review."""
+    try:
+        repo = repository_root(cwd)
+    except RevisionError as exc:
+        raise UsageError(
+            f"{cwd} is not inside a git repository",
+            hint="run lmsync diff from a checkout of the customers repository",
+        ) from exc
+    for flag, rev in (("--base", base), ("--head", head)):
+        try:
+            resolve(repo, rev)
+        except RevisionError as exc:
+            raise UsageError(f"{flag}: {exc.message}", hint=exc.hint) from exc
+    return repo
+
+
+def post(markdown: str, target: tuple[str, int], reporter: Reporter) -> None:
+    repository, number = target
     comments = PullRequestComments(
         repository,
-        int(number),
+        number,
         token_from_env(),
         api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
     )
@@ -122,8 +150,9 @@ def post(markdown: str, event: dict[str, Any], reporter: Reporter) -> None:
 
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
-    repo = repository_root(Path.cwd())
+    repo = checked_repository(Path.cwd(), args.base, args.head)
     event = _event()
+    target = pull_request(event) if args.post else None
     allowance: Allowance | None = allowance_from_event(event)
     review: Review = build_review(
         repo,
@@ -151,8 +180,8 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         args.output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    if args.post:
-        post(render_markdown(review), event, reporter)
+    if target is not None:
+        post(render_markdown(review), target, reporter)
     reporter.info(f"{len(review.customers)} customer file(s) reviewed")
     if review.blocked:
         reporter.warn("not ready to merge: a changed file is invalid or a deletion guard would stop a sync")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from engine import __version__
 from engine.console import TerminalReporter
-from engine.errors import LmsyncError
+from engine.errors import LmsyncError, UsageError
 
 #: Command modules, in the order ``lmsync --help`` lists them. Add yours here.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, UsageError) else 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
