@@ -27,7 +27,7 @@ from engine.config.models import CustomerConfig
 from engine.console import Reporter
 from engine.errors import DeletionGuardError, FileLevelError
 from engine.hris import DeletionGuardTrippedError, Plan, plan_to_json, render_text
-from engine.state import StateStore, sqlite_database
+from engine.state import StateStore
 
 FORMATS = ("text", "json", "markdown")
 EXIT_NO_CHANGES, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -82,10 +82,9 @@ def read_input(path: Path, config: CustomerConfig, base_dir: Path) -> tuple[byte
 def stored_memory(state_url: str, customer: str, environment: str) -> tuple[frozenset[str], frozenset[str]]:
     """What the last apply recorded, the custom field definitions and the groups it fed, read
     in one opening of the store and only when the state exists (a plan creates nothing)."""
-    database = sqlite_database(state_url)
-    if database is not None and not database.is_file():
+    store = StateStore.open_existing(state_url)
+    if store is None:
         return frozenset(), frozenset()
-    store = StateStore.open(state_url)
     try:
         return (
             previous_custom_fields(store, customer, environment),

@@ -3,7 +3,7 @@
 The history shows each run's status, file, counts and duration, and above it the customers
 the runner has paused (quarantined) with how to resume them. ``show`` prints one run and its
 per-user log, downloadable as JSON or CSV. A thin shell over the state store; it must never
-change the state.
+change the state, nor create it: with no store yet it says so and exits 0.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from typing import Any
 
 from engine.cli.runner import state_url_argument
 from engine.console import Reporter
-from engine.errors import ConfigError
+from engine.errors import ConfigError, StateError
 from engine.state import CustomerStatus, RunRecord, StateStore
 from engine.state.export import report_to_csv, report_to_json
+from engine.state.store import redacted_url
 
 #: The counts the history shows, in the order an SA reads them.
 SHOWN_COUNTS = ("created", "updated", "deleted", "duplicated", "ignored", "no_group_rule", "failed")
@@ -48,7 +49,12 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     if args.format == "csv":
         raise ConfigError("--format csv is for a run's log", hint="lmsync runs show RUN_ID --format csv")
     customer = target[0] if target else None
-    store = StateStore.open(args.state)
+    store = StateStore.open_existing(args.state)
+    if store is None:
+        reporter.info(f"no runs yet (state store {redacted_url(args.state)} does not exist)")
+        if args.format == "json":
+            sys.stdout.write(json.dumps({"runs": [], "customers": []}, indent=2) + "\n")
+        return 0
     try:
         runs = store.list_runs(customer, limit=args.limit)
         statuses = [s for s in store.customer_statuses() if customer in (None, s.customer)]
@@ -66,7 +72,12 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
 
 
 def _show(args: argparse.Namespace, run_id: str) -> int:
-    store = StateStore.open(args.state)
+    store = StateStore.open_existing(args.state)
+    if store is None:
+        raise StateError(
+            f"run {run_id} does not exist: state store {redacted_url(args.state)} does not exist",
+            hint="give the runner's store with --state or $LMSYNC_STATE_URL",
+        )
     try:
         record = store.get_run(run_id)
         rows = store.report(run_id)
@@ -80,20 +91,27 @@ def _show(args: argparse.Namespace, run_id: str) -> int:
         )
         sys.stdout.write("\n")
     else:
-        lines = [
-            f"run        {record.id}",
-            f"customer   {record.customer} ({record.environment}, {record.kind})",
-            f"status     {record.status}",
-            f"started    {record.started_at:%Y-%m-%d %H:%M:%S} UTC",
-            f"duration   {_duration(record)}",
-            f"file       {record.file_name or '-'}",
-        ]
-        if record.error:
-            lines.append(f"error      {record.error}")
-        lines += [f"{name:<11}{value}" for name, value in record.counts.items()]
-        lines.append(f"log        {len(rows)} rows: lmsync runs show {record.id} --format csv (or json)")
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.write(_run_text(record, len(rows)))
     return 0
+
+
+def _run_text(record: RunRecord, rows: int) -> str:
+    """One run as label/value lines; the label column fits the longest label, whatever
+    counts the run recorded (``filtered_out``, ``no_group_rule``...)."""
+    fields: list[tuple[str, object]] = [
+        ("run", record.id),
+        ("customer", f"{record.customer} ({record.environment}, {record.kind})"),
+        ("status", record.status),
+        ("started", f"{record.started_at:%Y-%m-%d %H:%M:%S} UTC"),
+        ("duration", _duration(record)),
+        ("file", record.file_name or "-"),
+    ]
+    if record.error:
+        fields.append(("error", record.error))
+    fields += list(record.counts.items())
+    fields.append(("log", f"{rows} rows: lmsync runs show {record.id} --format csv (or json)"))
+    width = max(len(label) for label, _ in fields) + 2
+    return "".join(f"{label:<{width}}{value}\n" for label, value in fields)
 
 
 def _duration(run: RunRecord) -> str:

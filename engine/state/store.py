@@ -26,6 +26,7 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    inspect,
     or_,
     select,
     update,
@@ -62,7 +63,8 @@ def sqlite_database(url: str) -> Path | None:
     return Path(database).expanduser()
 
 
-def _redacted(url: str) -> str:
+def redacted_url(url: str) -> str:
+    """``url`` without its password, as messages may show it."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -91,7 +93,7 @@ def _engine_for(url: str) -> Engine:
     if backend == "postgresql":
         return create_engine(parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True)
     raise StateError(
-        f"state URL {_redacted(url)}: unsupported database '{backend}'",
+        f"state URL {redacted_url(url)}: unsupported database '{backend}'",
         hint="use a sqlite:/// or postgresql:// URL",
     )
 
@@ -115,7 +117,7 @@ class StateStore:
 
     def __init__(self, engine: Engine, *, url: str) -> None:
         self._engine = engine
-        self._url = _redacted(url)
+        self._url = redacted_url(url)
         self._customers = CustomerStatusTable(self._insert)
 
     @classmethod
@@ -124,6 +126,21 @@ class StateStore:
         store = cls(_engine_for(url), url=url)
         with store._guard("creating the tables"):
             t.metadata.create_all(store._engine)
+        return store
+
+    @classmethod
+    def open_existing(cls, url: str = DEFAULT_STATE_URL) -> StateStore | None:
+        """Connect to ``url`` only if it already holds a state store, else None: the commands
+        that only read (``plan``, ``runs``) create no file, folder or table."""
+        database = sqlite_database(url)
+        if database is not None and not database.is_file():
+            return None
+        store = cls(_engine_for(url), url=url)
+        with store._guard("reading the tables"):
+            present = inspect(store._engine).has_table(t.runs.name)
+        if not present:
+            store.close()
+            return None
         return store
 
     def close(self) -> None:
