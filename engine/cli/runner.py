@@ -21,12 +21,13 @@ from connectors.cornerstone.feed_host import RunnerFeeds
 from engine.console import Reporter
 from engine.cornerstone import runner_job as cornerstone_job
 from engine.cornerstone.ledger import DEFAULT_LEDGER
-from engine.errors import ConfigError
+from engine.errors import ConfigError, StateError
 from engine.runner.clock import SystemClock
 from engine.runner.jobs import DEFAULT_JOB, load_job
 from engine.runner.notify import RecapMailer, SmtpSettings
 from engine.runner.runner import Runner, RunnerSettings
 from engine.state import DEFAULT_STATE_URL, StateStore
+from engine.state.store import redacted_url
 
 
 def state_url_argument(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +94,11 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
     if args.configs is None:
         raise ConfigError("--configs is required", hint="lmsync runner --configs /srv/lmsync/current")
+    if args.once:
+        # One pass over a folder that is not there would "run nothing" and exit 0, hiding a
+        # typo from cron. The long-running runner re-checks the folder every tick instead
+        # (a deploy may be switching the `current` link) and warns while it is missing.
+        readable_folder(args.configs)
     if args.max_workers < 1:
         raise ConfigError("--max-workers must be at least 1")
     if args.feed_port is not None and args.once:
@@ -153,9 +159,42 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     return 0
 
 
-def run_resume(args: argparse.Namespace, reporter: Reporter) -> int:
-    store = StateStore.open(args.state)
+def readable_folder(path: Path) -> None:
+    """Raise a ConfigError naming ``path`` and ``--configs`` unless it is a folder we can list."""
+    if not path.is_dir():
+        what = "is not a folder" if path.exists() else "does not exist"
+        raise ConfigError(
+            f"--configs {path}: the configuration folder {what}",
+            hint="give the folder holding the customer files (e.g. /srv/lmsync/current)",
+        )
     try:
+        with os.scandir(path):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"--configs {path}: cannot read the configuration folder ({exc.strerror})",
+            hint="let the runner's user read and list it",
+        ) from exc
+
+
+def run_resume(args: argparse.Namespace, reporter: Reporter) -> int:
+    store = StateStore.open_existing(args.state)
+    if store is None:
+        raise StateError(
+            f"{args.customer}: unknown to the state store: {redacted_url(args.state)} does not exist",
+            hint="give the runner's store with --state or $LMSYNC_STATE_URL",
+        )
+    try:
+        known = [s.customer for s in store.customer_statuses()]
+        if args.customer not in known and not store.list_runs(args.customer, limit=1):
+            shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+            raise StateError(
+                f"{args.customer}: unknown to the state store {redacted_url(args.state)} "
+                f"(the runner has never run it); nothing was changed",
+                hint=f"known customers: {shown}; `lmsync runs` lists them"
+                if known
+                else "no customer is known yet; check --state, or `lmsync runs` to list runs",
+            )
         was = store.resume(args.customer, run_at=SystemClock().now())
     finally:
         store.close()
