@@ -330,10 +330,12 @@ def feed_auth(
         return resolve_secret(reference, environ=environ, base_dir=base_dir, what=what)
 
     if isinstance(catalog.auth, FeedBasicAuth):
-        return BasicFeedAuth(catalog.auth.username, secret(catalog.auth.password, "catalog.auth.password"))
+        return BasicFeedAuth(
+            catalog.auth.username, secret(catalog.auth.password, "cornerstone.catalog.auth.password")
+        )
     return OAuthFeedAuth(
-        secret(catalog.auth.client_id, "catalog.auth.client_id"),
-        secret(catalog.auth.client_secret, "catalog.auth.client_secret"),
+        secret(catalog.auth.client_id, "cornerstone.catalog.auth.client_id"),
+        secret(catalog.auth.client_secret, "cornerstone.catalog.auth.client_secret"),
     )
 
 

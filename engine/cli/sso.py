@@ -20,12 +20,13 @@ from typing import Any
 from urllib.parse import quote
 
 from engine.config.loader import load_config
-from engine.config.models import JwtSso
+from engine.config.models import CustomerConfig, JwtSso, Sso
 from engine.config.secrets import resolve_secret
 from engine.console import Reporter
 from engine.cornerstone.sso_check import check_sso
 from engine.cornerstone.sso_jwt import make_login_token
-from engine.errors import ConfigError
+from engine.errors import ConfigError, UsageError
+from engine.hris.rows import normalize_email
 
 
 def register(subparsers: Any) -> None:
@@ -48,12 +49,27 @@ def register(subparsers: Any) -> None:
     check.set_defaults(handler=run_check)
 
 
-def run_jwt_link(args: argparse.Namespace, reporter: Reporter) -> int:
-    config = load_config(args.config)
+def sso_section(config: CustomerConfig, path: Path) -> Sso:
+    """The file's ``cornerstone.sso`` section; a file without one is an error, not "OK"."""
     sso = config.cornerstone.sso if config.cornerstone else None
-    if sso is None or not isinstance(sso.method, JwtSso):
+    if sso is None:
         raise ConfigError(
-            f"{args.config}: cornerstone.sso.method is not JWT", hint="set type: jwt and a secret"
+            f"{path}: the file has no `cornerstone.sso` section",
+            hint="add cornerstone.sso with a jwt or saml method, or give the customer file that has it",
+        )
+    return sso
+
+
+def run_jwt_link(args: argparse.Namespace, reporter: Reporter) -> int:
+    # The address is checked before anything else, and never echoed: it is personal data.
+    if normalize_email(args.email) is None:
+        raise UsageError("--email is not an e-mail address", hint="give the address of the user logging in")
+    config = load_config(args.config)
+    sso = sso_section(config, args.config)
+    if not isinstance(sso.method, JwtSso):
+        raise ConfigError(
+            f"{args.config}: cornerstone.sso.method is {sso.method.type}, not jwt",
+            hint="a test login link is for JWT sign-on; check a SAML setup with `lmsync sso check`",
         )
     if args.env not in config.environments:
         raise ConfigError(
@@ -84,6 +100,7 @@ def run_jwt_link(args: argparse.Namespace, reporter: Reporter) -> int:
 
 def run_check(args: argparse.Namespace, reporter: Reporter) -> int:
     config = load_config(args.config)
+    sso_section(config, args.config)
     findings = check_sso(config)
     for finding in findings:
         sys.stdout.write(f"{args.config}: {'.'.join(finding.path)}: {finding.severity}: {finding.message}\n")

@@ -309,7 +309,7 @@ def test_a_customer_whose_feed_secret_is_unset_is_not_served(
         runner.close()
     assert len(warnings) == 1, "said once per version of the file"
     assert warnings[0].startswith(
-        "acme: catalog feed not served: catalog.auth.password: "
+        "acme: catalog feed not served: cornerstone.catalog.auth.password: "
         "environment variable ACME_FEED_PASSWORD is not set"
     )
 
