@@ -72,18 +72,25 @@ def push_completions(
         report.failed.append((course_id, user_id, exc.message))
         reporter.warn(f"course {course_id}: learner {user_id} not pushed: {advice} ({exc.message})")
 
-    for completion in plan.completions:
-        key = completion.key
-        lo_id = completion.learning_object_id
+    def employee(course_id: str, user_id: str, external_id: str) -> str | None:
+        """The learner's Cornerstone guid, or None when the lookup failed or found no
+        employee (both recorded in the report)."""
         try:
-            guid = guid_of(completion.external_id)
+            guid = guid_of(external_id)
         except TargetAuthError:
             raise
         except TargetError as exc:
-            failed(key.course_id, key.user_id, exc, _lookup_advice(exc))
-            continue
+            failed(course_id, user_id, exc, _lookup_advice(exc))
+            return None
         if guid is None:
-            report.unmatched.append(UnmatchedLearner(key.course_id, key.user_id, "no_employee"))
+            report.unmatched.append(UnmatchedLearner(course_id, user_id, "no_employee"))
+        return guid
+
+    for completion in plan.completions:
+        key = completion.key
+        lo_id = completion.learning_object_id
+        guid = employee(key.course_id, key.user_id, completion.external_id)
+        if guid is None:
             continue
         try:
             target.complete_transcript(guid, lo_id)
@@ -95,15 +102,8 @@ def push_completions(
         ledger.record([key])
         report.pushed.append(key)
     for update in plan.progress:
-        try:
-            guid = guid_of(update.external_id)
-        except TargetAuthError:
-            raise
-        except TargetError as exc:
-            failed(update.course_id, update.user_id, exc, _lookup_advice(exc))
-            continue
+        guid = employee(update.course_id, update.user_id, update.external_id)
         if guid is None:
-            report.unmatched.append(UnmatchedLearner(update.course_id, update.user_id, "no_employee"))
             continue
         try:
             changed = _mark_in_progress(target, guid, update.learning_object_id, update.last_activity_at)
