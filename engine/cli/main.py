@@ -52,9 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands whose exit code 2 means "changes" (terraform's -detailed-exitcode): a wrong call
+#: to them exits 1, so a CI step never reads a mistyped flag as a plan with changes.
+CHANGES_EXIT_2: frozenset[str] = frozenset({"plan"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(words)
+    except SystemExit as exc:
+        command = next((word for word in words if not word.startswith("-")), None)
+        if exc.code == 2 and command in CHANGES_EXIT_2:
+            return 1
+        raise
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return 2

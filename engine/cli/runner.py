@@ -21,7 +21,7 @@ from connectors.cornerstone.feed_host import RunnerFeeds
 from engine.console import Reporter
 from engine.cornerstone import runner_job as cornerstone_job
 from engine.cornerstone.ledger import DEFAULT_LEDGER
-from engine.errors import ConfigError, StateError
+from engine.errors import ConfigError, StateError, UsageError
 from engine.runner.clock import SystemClock
 from engine.runner.jobs import DEFAULT_JOB, load_job
 from engine.runner.notify import RecapMailer, SmtpSettings
@@ -93,7 +93,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, reporter: Reporter) -> int:
     if args.configs is None:
-        raise ConfigError("--configs is required", hint="lmsync runner --configs /srv/lmsync/current")
+        raise UsageError("--configs is required", hint="lmsync runner --configs /srv/lmsync/current")
     if args.once:
         # One pass over a folder that is not there would "run nothing" and exit 0, hiding a
         # typo from cron. The long-running runner re-checks the folder every tick instead

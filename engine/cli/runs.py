@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.cli.runner import state_url_argument
 from engine.console import Reporter
-from engine.errors import ConfigError, StateError
+from engine.errors import StateError, UsageError
 from engine.state import CustomerStatus, RunRecord, StateStore
 from engine.state.export import report_to_csv, report_to_json
 from engine.state.store import redacted_url
@@ -42,12 +42,12 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
     target: list[str] = args.target
     if target[:1] == ["show"]:
         if len(target) != 2:
-            raise ConfigError("usage: lmsync runs show RUN_ID [--format text|json|csv]")
+            raise UsageError("usage: lmsync runs show RUN_ID [--format text|json|csv]")
         return _show(args, target[1])
     if len(target) > 1:
-        raise ConfigError("usage: lmsync runs [CUSTOMER] (one customer at most)")
+        raise UsageError("usage: lmsync runs [CUSTOMER] (one customer at most)")
     if args.format == "csv":
-        raise ConfigError("--format csv is for a run's log", hint="lmsync runs show RUN_ID --format csv")
+        raise UsageError("--format csv is for a run's log", hint="lmsync runs show RUN_ID --format csv")
     customer = target[0] if target else None
     store = StateStore.open_existing(args.state)
     if store is None:

@@ -274,3 +274,12 @@ def test_runs_creates_no_tables_on_postgresql(postgres_url: str, capsys: pytest.
     store.close()
     assert main(["runs", "--state", postgres_url]) == 0
     assert "acme" in capsys.readouterr().out
+
+
+def test_a_wrong_call_to_plan_exits_1_never_2_which_means_changes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--no-such-flag"]) == 1
+    assert main(["--quiet", "plan"]) == 1  # its required arguments missing
+    assert "usage: lmsync plan" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:  # other commands keep argparse's usage exit 2
+        main(["runs", "--no-such-flag"])
+    assert exited.value.code == 2

@@ -74,17 +74,20 @@ def test_runs_show_exports_csv_and_json(state: str, capsys: pytest.CaptureFixtur
 
 
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("argv", "code", "message"),
     [
-        (["runs", "show"], "usage: lmsync runs show RUN_ID"),
-        (["runs", "show", "nope"], "run nope does not exist"),
-        (["runs", "--format", "csv"], "--format csv is for a run's log"),
-        (["runner"], "--configs is required"),
-        (["runner", "--configs", ".", "--job", "no.such.module:run"], "cannot be imported"),
+        # A wrong call exits 2 (as argparse's own usage errors); a failed one exits 1.
+        (["runs", "show"], 2, "usage: lmsync runs show RUN_ID"),
+        (["runs", "show", "nope"], 1, "run nope does not exist"),
+        (["runs", "--format", "csv"], 2, "--format csv is for a run's log"),
+        (["runner"], 2, "--configs is required"),
+        (["runner", "--configs", ".", "--job", "no.such.module:run"], 1, "cannot be imported"),
     ],
 )
-def test_cli_errors(state: str, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([*argv, "--state", state]) == 1
+def test_cli_errors(
+    state: str, argv: list[str], code: int, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--state", state]) == code
     assert message in capsys.readouterr().err
 
 
