@@ -39,6 +39,21 @@ def is_reference(text: str) -> bool:
     return _REFERENCE.match(text) is not None
 
 
+def nested_reference(value: object) -> str | None:
+    """The reference meant by ``{env: NAME}`` (or ``{file: PATH}``): what YAML makes of
+    ``env: NAME`` written on its own line under the key. None for any other value."""
+    if not (isinstance(value, dict) and len(value) == 1):
+        return None
+    ((key, inner),) = value.items()
+    if not (isinstance(key, str) and isinstance(inner, str)):
+        return None
+    if (match := _NEAR_ENV.match(f"{key}:{inner}")) is not None:
+        return f"env:{match.group(1)}"
+    if (match := _NEAR_FILE.match(f"{key}:{inner}")) is not None and _PLAIN_PATH.match(match.group(1)):
+        return f"file:{match.group(1)}"
+    return None
+
+
 def reference_mistake(text: str) -> str | None:
     """Why ``text`` is a mistyped reference, with the corrected form when it can be derived.
 

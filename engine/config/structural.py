@@ -22,7 +22,7 @@ from engine.config import models
 from engine.config.diagnostics import Diagnostic, DocPath
 from engine.config.document import LoadedDocument
 from engine.config.schema import customer_validator
-from engine.config.secrets import reference_mistake
+from engine.config.secrets import nested_reference, reference_mistake
 
 _TYPE_NAMES = {
     "string": "a string",
@@ -125,8 +125,7 @@ class _Translator:
             expected = error.validator_value
             names = [expected] if isinstance(expected, str) else list(expected)
             wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
-            what = "a secret reference (env:NAME)" if _is_secret(schema) else wanted
-            yield self.at(path, f"expected {what}, got {_kind(value)}", "type")
+            yield self._type_mismatch(path, value, wanted, secret=_is_secret(schema))
         elif kind in {"enum", "const"}:
             yield self._choice(error, path)
         elif kind == "pattern":
@@ -232,12 +231,23 @@ class _Translator:
         if not plausible:
             wanted = sorted({self._option_kind(o) for o in options} - {"nothing (null)"})
             secret = any(_is_secret(o) for o in options)
-            what = "a secret reference (env:NAME)" if secret else " or ".join(wanted)
-            yield self.at(path, f"expected {what}, got {_kind(value)}", "type")
+            yield self._type_mismatch(path, value, " or ".join(wanted), secret=secret)
             return
         index = min(plausible, key=lambda i: (len(plausible[i]), i))
         for sub in plausible[index]:
             yield from self.translate(sub)
+
+    def _type_mismatch(self, path: DocPath, value: Any, wanted: str, *, secret: bool) -> Diagnostic:
+        if secret and (meant := nested_reference(value)) is not None:
+            key = str(path[-1]) if path else "the key"
+            return self.at(
+                path,
+                f"a secret reference goes on the key's own line: write `{key}: {meant}` (written on "
+                "the next line, `env: NAME` is read as a mapping)",
+                "secret-malformed",
+            )
+        what = "a secret reference (env:NAME)" if secret else wanted
+        return self.at(path, f"expected {what}, got {_kind(value)}", "type")
 
     @staticmethod
     def _option_kind(option: Any) -> str:

@@ -124,6 +124,33 @@ def test_validate_tells_a_mistyped_reference_from_a_pasted_secret(
     assert (diagnostic.message, diagnostic.code) == (message, code)
 
 
+@pytest.mark.parametrize(
+    ("nested", "meant"),
+    [("\n        env: ACME_X", "env:ACME_X"), ("\n        File: secrets/acme.txt", "file:secrets/acme.txt")],
+)
+def test_a_reference_written_on_the_next_line_is_named_with_its_one_line_form(
+    nested: str, meant: str
+) -> None:
+    # `client_secret:` then `env: NAME` indented below is a mapping to YAML, not a reference.
+    checked = check_text(CONFIG.format(secret=nested), FILE)
+    (diagnostic,) = checked.diagnostics
+    assert (diagnostic.line, diagnostic.path, diagnostic.code) == (
+        9,
+        "environments.test.lms.client_secret",
+        "secret-malformed",
+    )
+    assert diagnostic.message.startswith(
+        f"a secret reference goes on the key's own line: write `client_secret: {meant}`"
+    )
+
+
+def test_a_mapping_that_is_no_reference_is_still_a_type_error() -> None:
+    checked = check_text(CONFIG.format(secret="\n        password: Zq8kV3p"), FILE)
+    (diagnostic,) = checked.diagnostics
+    assert diagnostic.message == "expected a secret reference (env:NAME), got a mapping"
+    assert "Zq8kV3p" not in repr(diagnostic)
+
+
 @pytest.mark.parametrize("pasted", ["$ecretPass1", "Zq8!kV3p-tD9x", "env:Zq8!kV3p", "file: Zq8 kV3p"])
 def test_a_pasted_value_is_never_repeated(pasted: str) -> None:
     checked = check_text(CONFIG.format(secret=f'"{pasted}"'), FILE)
