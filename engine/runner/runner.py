@@ -218,8 +218,26 @@ class Runner:
             # First sight of this customer: start counting slots from now on.
             self._store.record_slot(slug, slot)
             return None, None
+        if status.consecutive_failures and not status.quarantined and self._recovered(slug, env):
+            # A sync run by hand (`lmsync run-now`, `lmsync sync`) succeeded after the failure:
+            # the retry is moot, and the next failure must not count the old ones.
+            self._store.record_success(slug, now=now)
+            self._reporter.info(f"{slug}: a later run succeeded; the pending retry is dropped")
+            status = self._store.customer_status(slug)
         reason = due_reason(status, latest_slot=slot, now=now, has_unfinished=bool(unfinished))
         return reason, (unfinished[0] if unfinished else None)
+
+    def _recovered(self, slug: str, env: str) -> bool:
+        """Whether the latest finished HRIS sync of ``slug`` in ``env`` succeeded (the runner
+        records its own success at once, so a success still followed by a failure count was
+        a run made by hand)."""
+        finished = (
+            run
+            for run in self._store.list_runs(slug, limit=HISTORY_DEPTH)
+            if run.kind == HRIS_KIND and run.environment == env and not run.unfinished
+        )
+        latest = next(finished, None)  # list_runs gives the most recent first
+        return latest is not None and latest.status == "succeeded"
 
     def _try_start(self, slug: str, loaded: LoadedConfig) -> bool:
         config = loaded.config

@@ -159,6 +159,38 @@ def test_failure_retries_with_backoff_then_quarantines_until_resumed(
     runner.close()
 
 
+def test_a_sync_run_by_hand_that_succeeds_drops_the_pending_retry(configs: Path, store: StateStore) -> None:
+    clock, job = ManualClock(BEFORE_0630), RecordingJob()
+    runner = make_runner(configs, store, job, clock)
+    env = runner.settings.environment
+    runner.run_once()
+    job.outcome = FileLevelError("missing required column 'email'", file="hris_1.tsv", line=1)
+    clock.set(AT_0630)
+    assert runner.run_once() == ["acme"]
+    retry_at = store.customer_status("acme").next_retry_at
+    assert retry_at is not None
+
+    def by_hand(environment: str, status: str) -> None:  # what `lmsync run-now` records
+        run_id = store.start_run("acme", environment, "hris", now=clock.advance(timedelta(seconds=30)))
+        store.finish_run(run_id, status, counts={}, now=clock.advance(timedelta(seconds=1)))
+
+    by_hand("elsewhere", "succeeded")  # another environment proves nothing here
+    by_hand(env, "skipped")  # nor does a run that had nothing to do
+    clock.set(retry_at)
+    assert runner.run_once() == ["acme"], "the retry still runs"
+    assert store.customer_status("acme").consecutive_failures == 2
+
+    by_hand(env, "succeeded")
+    clock.set(store.customer_status("acme").next_retry_at or AT_0630)
+    assert runner.run_once() == [], "no retry after the success by hand"
+    status = store.customer_status("acme")
+    assert (status.consecutive_failures, status.next_retry_at, status.last_error) == (0, None, None)
+    clock.set(utc(2025, 1, 15, 22, 30))  # the next slot runs as usual
+    job.outcome = RunOutcome(status="succeeded")
+    assert runner.run_once() == ["acme"]
+    runner.close()
+
+
 def test_unexpected_job_error_fails_the_run_without_its_text(configs: Path, store: StateStore) -> None:
     clock, job = ManualClock(BEFORE_0630), RecordingJob()
     runner = make_runner(configs, store, job, clock)
