@@ -113,10 +113,12 @@ def build_desired(hris_file: HrisFile, config: Hris) -> DesiredState:
     if "" in unique_ids:
         alone.update(bulk.false_positions(unique_ids))
     present, duplicates = _keys(unique_ids, table.irregular, rules_.uid_i, lines, alone)
+    # Leavers before the filter: their other cells are often blank, and a leaver must leave
+    # even when the filter's column no longer names them (see ``_Rules.outcome``).
+    alone.update(_leavers(columns[rules_.status_i], distinct[rules_.status_i]))
     filtered = _filtered_out(rules_, columns, alone)
     emails, invalid_emails = bulk.normalized_emails(columns[rules_.email_i])
     alone.update(invalid_emails)
-    alone.update(_leavers(columns[rules_.status_i], distinct[rules_.status_i]))
     profile = _profile(rules_, table, alone)
     custom = _custom(rules_, table, alone)
     combo, groups = _groups(rules_, columns, count, alone)
@@ -244,11 +246,13 @@ class _Rules:
             return rules.problem_empty_unique_id(line)
         if uid in duplicates:
             return rules.problem_duplicated(line, uid, duplicates[uid])
+        if row[self.status_i].strip().lower() != rules.ACTIVE:
+            # Deleting needs only the key: an HRIS often blanks the other cells of leavers, the
+            # filter's included, so the filter never holds back a leaver (only users this
+            # connector manages are deleted: one it never synced stays as it is).
+            return DesiredUser(uid, line, False)
         if self.keep is not None and not self.keep.matches(row):
             return None
-        if row[self.status_i].strip().lower() != rules.ACTIVE:
-            # Deleting needs only the key: an HRIS often blanks the other cells of leavers.
-            return DesiredUser(uid, line, False)
         email = rules.normalize_email(row[self.email_i])
         if email is None:
             return rules.problem_invalid_email(line, uid, "email")

@@ -275,6 +275,29 @@ def test_filter_is_and_across_columns_or_across_values_and_spares_filtered_users
     assert writes_to(world, world.managed()["2"]["_id"]) == []
 
 
+def test_a_leaver_leaves_even_when_the_filter_no_longer_names_them(world: ApplyWorld) -> None:
+    # HRIS exports blank most cells of a leaver, the filter's column included: the filter
+    # chooses whom to sync, it must not keep a leaver in the LMS.
+    config = world.config(filter={"site": ["Paris"]})
+    world.apply(csv(row("1"), row("2"), row("3")), config)
+    assert sorted(world.managed()) == ["1", "2", "3"]
+    leaving = csv(
+        row("1"),
+        row("2", status="Inactive", email="", firstName="", lastName="", title="", country="", site=""),
+        row("3", status="Inactive", site="Lyon"),  # moved out of the filter, then left
+        row("9", status="Inactive", site="Lyon"),  # never synced: nothing to delete
+    )
+
+    outcome = world.apply(leaving, config)
+
+    assert outcome.counts["deleted"] == 2 and outcome.counts["filtered_out"] == 0
+    assert {uid: user["status"] for uid, user in world.managed().items()} == {
+        "1": "active",
+        "2": "deleted",
+        "3": "deleted",
+    }
+
+
 # --- deletion guard -------------------------------------------------------------------------------
 
 
