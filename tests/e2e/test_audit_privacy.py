@@ -1,6 +1,6 @@
 """No employee e-mail or name, and no secret, in anything lmsync prints, logs, stores or mails.
 
-Every e-mail and name in these files carries the marker ``zqx`` (never found by chance), and
+Every e-mail and name in these files carries the marker ``zqxjv`` (never found by chance), and
 the LMS credentials are markers too. Real commands run in their own processes (``lmsync
 apply``, ``lmsync sync``, ``lmsync runs``, ``lmsync runs show``, ``lmsync runner --once``
 with a recap through a real SMTP server) against the sandbox over HTTP, on files that take
@@ -37,29 +37,29 @@ from tests.fixtures.smtp import SmtpServer
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-MARKER = b"zqx"
+MARKER = b"zqxjv"
 HEADER = "uniqueId,status,email,firstName,lastName,title,managerId,location,country,site"
 ROWS = [
-    "1,Active,zqx.ada@markers.example,Zqxada,Zqxlovelace,CEO,,HQ,France,Paris",
-    "2,Active,zqx.bob@markers.example,Zqxbob,Zqxbuilder,Engineer,1,HQ,France,Paris",
+    "1,Active,zqxjv.ada@markers.example,Zqxjvada,Zqxjvlovelace,CEO,,HQ,France,Paris",
+    "2,Active,zqxjv.bob@markers.example,Zqxjvbob,Zqxjvbuilder,Engineer,1,HQ,France,Paris",
     # A malformed row: one field too many.
-    "3,Active,zqx.carl@markers.example,Zqxcarl,Zqxcarlsson,Engineer,1,HQ,France,Paris,zqx-extra",
+    "3,Active,zqxjv.carl@markers.example,Zqxjvcarl,Zqxjvcarlsson,Engineer,1,HQ,France,Paris,zqxjv-extra",
     # The same uniqueId twice.
-    "4,Active,zqx.dup1@markers.example,Zqxdup,Zqxone,Engineer,1,HQ,France,Paris",
-    "4,Active,zqx.dup2@markers.example,Zqxdup,Zqxtwo,Engineer,1,HQ,France,Paris",
+    "4,Active,zqxjv.dup1@markers.example,Zqxjvdup,Zqxjvone,Engineer,1,HQ,France,Paris",
+    "4,Active,zqxjv.dup2@markers.example,Zqxjvdup,Zqxjvtwo,Engineer,1,HQ,France,Paris",
     # Not an e-mail.
-    "5,Active,zqx.eve-at-markers,Zqxeve,Zqxevans,Engineer,1,HQ,France,Paris",
+    "5,Active,zqxjv.eve-at-markers,Zqxjveve,Zqxjvevans,Engineer,1,HQ,France,Paris",
     # No uniqueId.
-    ",Active,zqx.nobody@markers.example,Zqxno,Zqxbody,Engineer,1,HQ,France,Paris",
+    ",Active,zqxjv.nobody@markers.example,Zqxjvno,Zqxjvbody,Engineer,1,HQ,France,Paris",
     # A manager nobody has.
-    "6,Active,zqx.fay@markers.example,Zqxfay,Zqxfield,Engineer,404,HQ,France,Paris",
+    "6,Active,zqxjv.fay@markers.example,Zqxjvfay,Zqxjvfield,Engineer,404,HQ,France,Paris",
     # A name holding the delimiter, quoted.
-    '7,Active,zqx.gus@markers.example,"Zqxgus, Jr",Zqxgrant,Engineer,1,HQ,France,Lyon',
+    '7,Active,zqxjv.gus@markers.example,"Zqxjvgus, Jr",Zqxjvgrant,Engineer,1,HQ,France,Lyon',
     # Its address is taken by another LMS user while the first apply runs (see TAKEN).
-    "8,Active,zqx.hal@markers.example,Zqxhal,Zqxhill,Engineer,1,HQ,France,Paris",
+    "8,Active,zqxjv.hal@markers.example,Zqxjvhal,Zqxjvhill,Engineer,1,HQ,France,Paris",
 ]
 #: The LMS refuses this one (another LMS user got the address between plan and apply).
-TAKEN = "zqx.hal@markers.example"
+TAKEN = "zqxjv.hal@markers.example"
 
 
 def text(*rows: str) -> str:
@@ -187,13 +187,13 @@ def test_apply_sync_runs_and_the_recap_never_show_an_email_a_name_or_a_secret(
     # 4. lmsync sync of a new export (names changed, one more person), then the runner's
     # scheduled run of another one, with its recap mailed.
     (inbox / "hris-sync.csv").write_text(
-        text(*ROWS, "9,Active,zqx.ivy@markers.example,Zqxivy,Zqxivory,Engineer,1,HQ,Spain,Madrid"),
+        text(*ROWS, "9,Active,zqxjv.ivy@markers.example,Zqxjvivy,Zqxjvivory,Engineer,1,HQ,Spain,Madrid"),
         encoding="utf-8",
     )
     synced = run_cli(world, "sync", str(config), "--env", "test", "--state", world.state_url)
     assert synced.returncode in (0, 1), synced.stdout + synced.stderr
     (inbox / "hris-runner.csv").write_text(
-        text(*ROWS, "10,Active,zqx.jo@markers.example,Zqxjo,Zqxjones,Engineer,1,HQ,Spain,Madrid"),
+        text(*ROWS, "10,Active,zqxjv.jo@markers.example,Zqxjvjo,Zqxjvjones,Engineer,1,HQ,Spain,Madrid"),
         encoding="utf-8",
     )
     store = StateStore.open(world.state_url)
@@ -254,7 +254,7 @@ def test_the_markers_do_show_when_the_customer_file_opts_in(world: ApplyWorld) -
         world, "plan", str(config), "--input", str(first), "--state", world.state_url, "--format", "json"
     )
 
-    assert "zqx.ada@markers.example" in shown.stdout and "Zqxlovelace" in shown.stdout
+    assert "zqxjv.ada@markers.example" in shown.stdout and "Zqxjvlovelace" in shown.stdout
 
 
 def test_the_sandbox_request_log_keeps_no_address_looked_up_after_a_lost_answer(world: ApplyWorld) -> None:
@@ -263,9 +263,9 @@ def test_the_sandbox_request_log_keeps_no_address_looked_up_after_a_lost_answer(
     world.sandbox.admin.configure(faults={"drop": 1.0, "seed": 1})
     client = world.sandbox.new_client(max_retries=1)
     with pytest.raises(TargetUnavailableError):  # the second attempt is dropped too
-        client.create_user("zqx.lost@markers.example", ROOT, send_invitation=False)
+        client.create_user("zqxjv.lost@markers.example", ROOT, send_invitation=False)
     world.sandbox.admin.configure(faults={"drop": 0.0})
 
     requests = world.sandbox.admin.requests()
     assert any(r["method"] == "GET" and r["path"] == "/api/v2/users" and r["query"] for r in requests)
-    assert "zqx" not in json.dumps(requests).lower()
+    assert "zqxjv" not in json.dumps(requests).lower()
