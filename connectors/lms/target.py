@@ -90,6 +90,7 @@ class LmsTarget:
         self.root_group = root_group
         self._owns_client = owns_client
         self._snapshot: Snapshot | None = None
+        self._admin_problem: str | None = None
         self._user_ids: dict[str, str] = {}
         self._links: dict[str, str] = {}
         self._group_ids: dict[tuple[str, ...], str] = {}
@@ -207,13 +208,16 @@ class LmsTarget:
             if e.get("targetType", "user") == "user"
         ]
         linked = {link.user_id for link in links}
-        users = tuple(
-            _user(raw)
-            for raw in self.client.iter_users()
-            if emails is None
-            or str(raw["_id"]) in linked
-            or str(raw.get("mail") or "").strip().lower() in emails
-        )
+        admin_mail = hris.admin.strip().lower()
+        admins: list[str] = []  # the connector administrator's live account, seen in passing
+
+        def wanted(raw: Mapping[str, Any]) -> bool:
+            mail = str(raw.get("mail") or "").strip().lower()
+            if mail == admin_mail and raw.get("status") != "deleted":
+                admins.append(str(raw["_id"]))
+            return emails is None or str(raw["_id"]) in linked or mail in emails
+
+        users = tuple(_user(raw) for raw in self.client.iter_users() if wanted(raw))
         fields = tuple(_definition(raw) for raw in self.client.iter_custom_fields())
         every_group = [_group(raw) for raw in self.client.iter_groups()]
         groups, scope = _groups_in_reach(every_group, hris, previous_groups)
@@ -238,9 +242,42 @@ class LmsTarget:
             for link in sorted(links, key=lambda e: (e.value, e.user_id), reverse=True)
         }
         self._index_groups(every_group)
+        self._admin_problem = self._check_admin(hris, admins, every_group)
         for definition in sorted(fields, key=lambda d: d.id, reverse=True):
             self._field_ids[definition.name] = definition.id
         return snapshot
+
+    def admin_problem(self) -> str | None:
+        """Why ``hris.admin`` cannot administer the synchronized group, as the last snapshot
+        found it; None when it can."""
+        return self._admin_problem
+
+    def _check_admin(self, hris: Hris, admins: list[str], groups: list[LmsGroup]) -> str | None:
+        """The reference: synchronized users count as invited by the connector administrator,
+        who must administer the synchronized group. The LMS API v2 takes no inviter, so
+        nothing is sent; a missing account or role is said (without the address), not fatal."""
+        if not admins:
+            return (
+                "hris.admin (the connector administrator) has no active account in this LMS; "
+                "create it, or fix hris.admin in the customer file"
+            )
+        administered = {
+            str(role.get("groupId"))
+            for role in self.client.user_roles(admins[0])
+            if role.get("role") == "admin"
+        }
+        parent_of = {group.id: group.parent_id for group in groups}
+        group_id: str | None = hris.group
+        seen: set[str] = set()
+        while group_id is not None and group_id not in seen:
+            if group_id in administered:
+                return None
+            seen.add(group_id)
+            group_id = parent_of.get(group_id)
+        return (
+            "hris.admin (the connector administrator) is not an administrator of the synchronized "
+            "group nor of a group above it; give that account the admin role on the group"
+        )
 
     def _index_groups(self, groups: Iterable[LmsGroup]) -> None:
         for group in sorted(groups, key=lambda g: g.id, reverse=True):  # the first id wins, as in the plan

@@ -75,6 +75,8 @@ class PlannedFile:
     desired: DesiredState
     snapshot: Snapshot
     plan: Plan
+    #: A warning on the connector administrator's account (``Target.admin_problem``).
+    admin_problem: str | None = None
 
 
 def hris_of(config: CustomerConfig) -> Hris:
@@ -108,7 +110,7 @@ def plan_hris_file(
         previous_groups=previous_groups,
     )
     plan = plan_sync(desired, snapshot, hris, allow_deletions=allow_deletions)
-    return PlannedFile(desired, snapshot, plan)
+    return PlannedFile(desired, snapshot, plan, target.admin_problem())
 
 
 def previous_custom_fields(store: StateStore, customer: str, environment: str) -> frozenset[str]:
@@ -175,6 +177,8 @@ def apply_hris_file(
             allow_deletions=allow_deletions,
         )
         plan = planned.plan
+        if planned.admin_problem:
+            reporter.warn(f"{file_name}: {planned.admin_problem}")
         reporter.info(
             f"{file_name}: {plan.summary.create} to create, {plan.summary.update} to update, "
             f"{plan.summary.restore} to restore, {plan.summary.delete} to delete, "

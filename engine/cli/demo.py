@@ -145,7 +145,14 @@ def _demo(examples: Path, workdir: Path, reporter: Reporter) -> int:
     with SandboxServer(workdir / "sandbox.sqlite", rate_limits=RateLimits(enabled=True)) as sandbox:
         admin = SandboxAdmin(sandbox.url, sandbox.admin_token)
         try:
-            admin.seed(groups=[dict(group) for group in DEMO_GROUPS])
+            # The connector administrator administers the synchronized group, as the
+            # reference requires (the sync warns otherwise).
+            assert template.hris is not None
+            administrator = {
+                "mail": template.hris.admin,
+                "roles": [{"groupId": template.hris.group, "role": "admin"}],
+            }
+            admin.seed(groups=[dict(group) for group in DEMO_GROUPS], users=[administrator])
             os.environ["LMSYNC_DEMO_CLIENT_ID"] = sandbox.client_id
             os.environ["LMSYNC_DEMO_CLIENT_SECRET"] = sandbox.client_secret
             config = demo_config(template, url=sandbox.url, inbox=inbox)

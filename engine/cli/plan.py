@@ -129,7 +129,10 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
             ).plan
         except DeletionGuardTrippedError as exc:
             plan, tripped = exc.plan, exc
+        admin_problem = target.admin_problem()
     sys.stdout.write(render(plan, args.format, config, args.env))
+    if admin_problem:
+        reporter.warn(f"{file_name}: {admin_problem}")
     if tripped is not None:
         print(f"error: {tripped}", file=sys.stderr)
         return EXIT_ERROR

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.lms.target import LmsTarget
+from engine.cli.main import main
 from engine.config.models import CustomerConfig, Hris
 from engine.errors import ConfigError, SecretError, TargetNotFoundError
 from engine.hris.actions import CreateCustomField, CreateGroup, GroupRef, LinkExternalId, UserRef
@@ -107,3 +108,50 @@ def test_from_config_resolves_credentials_and_names_a_missing_environment(
     without = CustomerConfig.model_validate({**world.config_data(), "hris": None})
     with pytest.raises(ConfigError, match="no `hris` section"):
         LmsTarget.from_config(without, "test")
+
+
+# --- the connector administrator (hris.admin) ---------------------------------------------------
+
+
+def _admin_account(world: ApplyWorld, *roles: tuple[str, str]) -> None:
+    """sa@acme.example, the world's hris.admin, with the given (group, role) pairs."""
+    world.sandbox.admin.seed(
+        users=[{"mail": "sa@acme.example", "roles": [{"groupId": g, "role": r} for g, r in roles]}]
+    )
+
+
+@pytest.mark.parametrize(
+    ("roles", "problem"),
+    [
+        ((), "has no active account in this LMS"),
+        ((("platform", "learner"), (ROOT, "learner")), "is not an administrator of the synchronized group"),
+        (((ROOT, "admin"),), None),
+        ((("platform", "admin"),), None),  # an admin of a group above it administers it too
+    ],
+)
+def test_the_snapshot_says_whether_hris_admin_can_administer_the_group(
+    world: ApplyWorld, roles: tuple[tuple[str, str], ...], problem: str | None
+) -> None:
+    if roles:
+        platform = world.sandbox.platform_group_id
+        _admin_account(world, *((platform if g == "platform" else g, r) for g, r in roles))
+    target = world.target()
+    target.snapshot(hris(world))
+    found = target.admin_problem()
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found
+        assert "sa@acme.example" not in found  # the address is never printed
+
+
+def test_plan_warns_about_hris_admin_and_still_plans(
+    world: ApplyWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = world.write_config()
+    data = world.tmp / "hris-test.csv"
+    data.write_text(csv(row("1")))
+    code = main(["plan", str(config), "--env", "test", "--input", str(data), "--state", world.state_url])
+    captured = capsys.readouterr()
+    assert code == 2 and "1 to create" in captured.out
+    assert "hris-test.csv: hris.admin (the connector administrator) has no active account" in captured.err
