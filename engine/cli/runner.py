@@ -49,10 +49,16 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--configs", type=Path, metavar="DIR", help="folder of customer files")
     state_url_argument(parser)
-    parser.add_argument("--once", action="store_true", help="run what is due now, wait for it, exit")
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="run what is due now, wait for it, exit (1 if a run it started failed)",
+    )
     parser.add_argument("--max-workers", type=int, default=2, metavar="N", help="customers run at once")
     parser.add_argument(
-        "--environment", default="production", help="environment synced (default: %(default)s)"
+        "--environment",
+        default="production",
+        help="environment synced; a customer file without it is not run (default: %(default)s)",
     )
     parser.add_argument(
         "--poll-interval", type=float, default=15.0, metavar="SECONDS", help=argparse.SUPPRESS
@@ -138,11 +144,15 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    failed: list[str] = []
     try:
         if args.once:
             started = runner.run_once()
+            failed = runner.failed
             runner.close()
             reporter.info(f"ran: {', '.join(started) if started else 'nothing was due'}")
+            if failed:
+                reporter.warn(f"failed: {', '.join(failed)} (`lmsync runs` shows why)")
         else:
             reporter.info(f"runner {runner.owner} started on {args.configs}")
             if feeds is not None:
@@ -156,7 +166,8 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         if feeds is not None:
             feeds.stop()
         store.close()
-    return 0
+    # Cron and systemd see a failed run only through the exit code.
+    return 1 if failed else 0
 
 
 def readable_folder(path: Path) -> None:

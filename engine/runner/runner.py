@@ -119,6 +119,10 @@ class Runner:
         self._listeners = tuple(config_listeners)
         #: When this process first saw a (kind, customer) without any run: its slots count from then.
         self._first_seen: dict[tuple[str, str], datetime] = {}
+        #: File versions (customer, sha256) already warned about for lacking the environment.
+        self._unserved: set[tuple[str, str]] = set()
+        #: Jobs (slug, or kind:slug) whose run failed since ``run_once`` started.
+        self._failed: set[str] = set()
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -147,10 +151,19 @@ class Runner:
         self.close()
 
     def run_once(self) -> list[str]:
-        """One tick, then wait for the jobs it started; returns the customers run."""
+        """One tick, then wait for the jobs it started; returns the customers run (``failed``
+        then names those whose run failed, so ``--once`` under cron can exit non-zero)."""
+        with self._guard:
+            self._failed.clear()
         started = self.tick()
         self.wait_idle()
         return started
+
+    @property
+    def failed(self) -> list[str]:
+        """The jobs (slug, or kind:slug) whose run failed since the last ``run_once`` began."""
+        with self._guard:
+            return sorted(self._failed)
 
     def wait_idle(self, timeout: float | None = None) -> None:
         with self._guard:
@@ -168,6 +181,7 @@ class Runner:
             return []
         configs = self._catalog.refresh()
         self._tell_listeners(configs)
+        self._warn_unserved(configs)
         started: list[str] = []
         for slug, loaded in sorted(configs.items()):
             if self._stopping.is_set():
@@ -198,6 +212,19 @@ class Runner:
             except Exception as exc:  # a listener's failure must not stop the syncs
                 # Only the type: an unexpected error's text may hold personal data.
                 self._reporter.warn(f"runner: a configuration listener failed ({type(exc).__name__})")
+
+    def _warn_unserved(self, configs: Mapping[str, LoadedConfig]) -> None:
+        """Say once per file version that a customer lacks this runner's environment: otherwise
+        it is silently never run, and `--once` reports "nothing was due"."""
+        env = self.settings.environment
+        for slug, loaded in sorted(configs.items()):
+            key = (slug, loaded.sha256)
+            if env in loaded.config.environments or key in self._unserved:
+                continue
+            self._unserved.add(key)
+            self._reporter.warn(
+                f"{slug} has no environment '{env}'; the runner (--environment {env}) does not run it"
+            )
 
     def _decide(self, slug: str, loaded: LoadedConfig) -> tuple[Reason | None, RunRecord | None]:
         hris = loaded.config.hris
@@ -326,8 +353,15 @@ class Runner:
                 self._reporter.warn(f"{slug}: lost the lock during run {run_id}; left to its new holder")
                 return
             self._record(loaded, run_id, outcome)
+        except BaseException:
+            self._mark_failed(slug)  # here, not in the done callback, which may run after wait()
+            raise
         finally:
             self._store.release_lock(lock_name(slug), self.owner)
+
+    def _mark_failed(self, key: str) -> None:
+        with self._guard:
+            self._failed.add(key)
 
     def _call_job(
         self, config: CustomerConfig, env: str, ctx: RunContext, job: Job | None = None
@@ -349,6 +383,7 @@ class Runner:
         store.finish_run(run_id, outcome.status, counts=outcome.counts, error=outcome.error, now=now)
         quarantined: str | None = None
         if outcome.status == "failed":
+            self._mark_failed(slug)
             policy = self.settings.policy
             failures = store.customer_status(slug).consecutive_failures + 1
             if policy.should_quarantine(failures):
@@ -474,9 +509,13 @@ class Runner:
             )
             said = f"{slug}: {daily.kind} run {run_id} {outcome.status}"
             if outcome.status == "failed":
+                self._mark_failed(key)
                 self._reporter.warn(f"{said}: {outcome.error or 'unknown error'}")
             else:
                 self._reporter.info(said)
+        except BaseException:
+            self._mark_failed(key)
+            raise
         finally:
             store.release_lock(key, self.owner)
 
