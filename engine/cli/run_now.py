@@ -1,9 +1,11 @@
 """``lmsync run-now CUSTOMER --env ENV``: the SA's "please run the sync", done right away.
 
-The customer file is found the way the runner finds it (``<configs>/<slug>.yaml``, the
-deployed folder by default ``customers/``); the run takes the customer's lock so it never
-overlaps a scheduled run, is recorded in the history (``lmsync runs``) and sends the recap
-e-mail to ``hris.notify`` like a scheduled run. Everything else is ``lmsync sync``'s.
+The customer file is found the way the runner finds it: the runner's catalog of every
+customer file under ``<configs>`` (subfolders included; the deployed folder, by default
+``customers/``), by the slug the file declares; two files for one slug are refused. The run
+takes the customer's lock so it never overlaps a scheduled run, is recorded in the history
+(``lmsync runs``) and sends the recap e-mail to ``hris.notify`` like a scheduled run.
+Everything else is ``lmsync sync``'s.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from engine.cli.sync import add_sync_arguments, execute
-from engine.config.loader import CUSTOMER_FILE_SUFFIXES, load_config
-from engine.console import Reporter
+from engine.config.loader import load_config
+from engine.console import Reporter, SilentReporter
 from engine.errors import ConfigError
+from engine.runner.catalog import ConfigCatalog
 from engine.runner.notify import RecapMailer, SmtpSettings
 
 
@@ -24,7 +27,8 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "run-now",
         help="run a deployed customer's sync now (manual sync, recorded, with recap e-mail)",
-        description="Run CUSTOMER's HRIS sync now, from <configs>/CUSTOMER.yaml, under the "
+        description="Run CUSTOMER's HRIS sync now, from its file under <configs> (found as the "
+        "runner finds it, subfolders included), under the "
         "customer's lock (never beside a scheduled run). Recorded in `lmsync runs`; the recap "
         "e-mail goes to hris.notify when LMSYNC_SMTP_URL is set. Exit codes as `lmsync sync`.",
     )
@@ -41,16 +45,35 @@ def register(subparsers: Any) -> None:
 
 
 def customer_file(configs: Path, customer: str) -> Path:
-    """``<configs>/<customer>.yaml`` (or ``.yml``); a clear error when there is none."""
+    """The one file under ``configs`` (recursively) the runner would run ``customer`` from; a
+    clear error when there is none, or more than one."""
     if not customer or "/" in customer or "\\" in customer or customer.startswith("."):
         raise ConfigError(f"'{customer}' is not a customer slug", hint="use the slug, e.g. acme")
-    for suffix in CUSTOMER_FILE_SUFFIXES:
-        path = configs / f"{customer}{suffix}"
-        if path.is_file():
-            return path
+    if not configs.is_dir():
+        raise ConfigError(
+            f"--configs {configs}: the configuration folder does not exist or is not a folder",
+            hint="point --configs at the deployed folder (e.g. /srv/lmsync/current)",
+        )
+    # Silent: the other customers' invalid files are not this command's business, unless the
+    # customer asked for is not found (then they are counted in the hint).
+    catalog = ConfigCatalog(configs, cast(Reporter, SilentReporter()))
+    catalog.refresh()
+    paths = catalog.files_of(customer)
+    if len(paths) > 1:
+        raise ConfigError(
+            f"customer '{customer}' is defined by {len(paths)} files under {configs}: "
+            + ", ".join(str(p) for p in paths),
+            hint="keep one file per customer (`lmsync validate` reports the duplicate); the "
+            "runner would run only one of them",
+        )
+    if paths:
+        return paths[0]
+    invalid = len(catalog.problems)
     raise ConfigError(
-        f"no customer file {configs / (customer + '.yaml')}",
-        hint="check the slug (`ls " + str(configs) + "`) or point --configs at the deployed folder",
+        f"no customer file for '{customer}' under {configs} (subfolders included)",
+        hint=f"{invalid} file(s) there are invalid, maybe this one: `lmsync validate {configs}`"
+        if invalid
+        else "check the slug (the `customer:` of its file) or point --configs at the deployed folder",
     )
 
 

@@ -74,6 +74,11 @@ class ConfigCatalog:
             by_slug[loaded.config.customer] = loaded
         return by_slug
 
+    def files_of(self, customer: str) -> list[Path]:
+        """Every valid file defining ``customer`` at the last refresh: more than one is a mistake
+        ``refresh`` only warns about (the runner keeps running one), which a lookup must refuse."""
+        return sorted(loaded.path for loaded in self._loaded.values() if loaded.config.customer == customer)
+
     def _refresh_one(self, relative: Path, path: Path) -> None:
         try:
             stat = path.stat()
