@@ -54,7 +54,12 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="folder of customer files to deploy (default: customers)",
     )
-    parser.add_argument("--sha", metavar="SHA", help="the commit deployed (default: git rev-parse HEAD)")
+    parser.add_argument(
+        "--sha",
+        metavar="SHA",
+        help="the commit deployed (default: git rev-parse HEAD); checked: it must be HEAD, or hold "
+        "the same customer files, and the folder must have no uncommitted change",
+    )
     parser.add_argument(
         "--keep",
         type=int,
@@ -109,7 +114,8 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
             render = render_github if chosen_format(None) == "github" else render_text
             sys.stdout.write(render(exc.diagnostics))
             raise
-        bundle = customers.at(args.sha if args.sha else commit_of(configs))
+        # --sha is checked, never trusted: the release must be the commit it names.
+        bundle = customers.at(commit_of(configs, args.sha))
     hosts = open_runner_hosts(
         addresses,
         args.path,

@@ -4,8 +4,9 @@ The files are read into memory, validated from those very bytes, and the same by
 uploaded, so what reaches the runner is exactly what was checked, even if the working tree
 changes meanwhile. A set with any invalid file -- or with two files for one customer, or no
 file at all, which would stop every customer's syncs -- is refused before any host is
-contacted. The commit id comes from ``--sha`` or from git; a working tree whose customer
-files differ from its commit is refused, since the release would claim a commit it is not.
+contacted. The commit id comes from git, and ``--sha`` is checked against it: a working tree
+whose customer files differ from its commit, or a ``--sha`` whose customer files are not the
+ones checked out, is refused, since the release would claim a commit it is not.
 
 This module must never connect anywhere, nor resolve a secret a customer file refers to.
 """
@@ -112,27 +113,58 @@ def _git(configs: Path, *args: str) -> subprocess.CompletedProcess[str]:
         )
     except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
         raise DeployError(
-            "cannot ask git which commit is deployed", hint="pass the commit id with --sha"
+            "cannot ask git which commit is deployed",
+            hint="install git: the commit is read from the checkout holding --configs",
         ) from exc
 
 
-def commit_of(configs: Path) -> str:
-    """The commit the customer files under ``configs`` belong to: git's HEAD, if they match it."""
+def commit_of(configs: Path, claimed: str | None = None) -> str:
+    """The commit the customer files under ``configs`` belong to: git's HEAD, if they match it.
+
+    ``claimed`` (``--sha``) is accepted only when it is HEAD, or a commit whose customer files
+    under ``configs`` are HEAD's: the release is named after it, so it must hold these bytes.
+    """
+    wanted = normalize_sha(claimed) if claimed is not None else None
     head = _git(configs, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
     if head.returncode != 0 or not head.stdout.strip():
         raise DeployError(
             f"cannot tell which commit {configs} holds (not a git checkout, or no commit yet)",
-            hint='pass the commit id with --sha (in GitHub Actions: --sha "$GITHUB_SHA")',
+            hint="deploy from a git checkout of the customer files; --sha cannot stand in for one, "
+            "it is checked against that checkout",
         )
     sha = head.stdout.strip()
     status = _git(configs, "status", "--porcelain", "--untracked-files=all", "--", ".")
     if status.returncode != 0:
-        raise DeployError(f"git status failed in {configs}", hint="pass the commit id with --sha")
+        raise DeployError(f"git status failed in {configs}", hint="check the checkout with git status")
     if status.stdout.strip():
         changed = len(status.stdout.strip().splitlines())
         raise DeployError(
             f"{changed} file(s) under {configs} differ from commit {sha[:12]}: the release would not "
             "be that commit",
-            hint="commit (or stash) the changes first, or pass --sha explicitly",
+            hint="commit (or stash) the changes first",
         )
-    return sha
+    if wanted is None or sha.startswith(wanted):
+        return sha
+    return _same_customer_files(configs, wanted, sha)
+
+
+def _same_customer_files(configs: Path, wanted: str, head: str) -> str:
+    """``wanted`` in full, if its customer files under ``configs`` are HEAD's; else refuse."""
+    found = _git(configs, "rev-parse", "--verify", "--quiet", f"{wanted}^{{commit}}")
+    if found.returncode != 0 or not found.stdout.strip():
+        raise DeployError(
+            f"--sha {wanted[:12]} is not a commit of the checkout holding {configs} (HEAD is "
+            f"{head[:12]}): the release would claim a commit it may not be",
+            hint="check out that commit (or fetch it) before deploying, or drop --sha to deploy HEAD",
+        )
+    full = found.stdout.strip()
+    diff = _git(configs, "diff", "--quiet", full, head, "--", ".")
+    if diff.returncode == 0:
+        return full
+    if diff.returncode == 1:
+        raise DeployError(
+            f"--sha {full[:12]}: its customer files under {configs} differ from the checked-out "
+            f"commit {head[:12]}; the release would not be that commit",
+            hint="check out that commit before deploying, or drop --sha to deploy HEAD",
+        )
+    raise DeployError(f"git diff failed in {configs}", hint="check the checkout with git status")

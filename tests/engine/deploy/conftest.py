@@ -59,6 +59,24 @@ def customers(tmp_path: Path) -> Path:
     return folder
 
 
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+@pytest.fixture
+def customers_commit(customers: Path) -> str:
+    """The ``customers`` folder committed in a fresh repository: a deploy's --sha must be this."""
+    git(customers.parent, "init", "-q")
+    git(customers.parent, "add", ".")
+    git(customers.parent, "commit", "-q", "-m", "customers")
+    return git(customers.parent, "rev-parse", "HEAD")
+
+
 def ssh_host(
     sshd: SshServer,
     path: Path | str,

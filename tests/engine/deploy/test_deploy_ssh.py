@@ -65,15 +65,17 @@ def test_first_deploy_uploads_a_release_and_links_current(
     deploy_root: Path,
     known_hosts: Path,
     customers: Path,
+    customers_commit: str,
     deploy_key_env: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(cli_args(sshd, deploy_root, known_hosts, customers, "--sha", SHA_1)) == 0
+    sha = customers_commit
+    assert main(cli_args(sshd, deploy_root, known_hosts, customers, "--sha", sha)) == 0
     [release] = releases_on(deploy_root)
-    assert release.endswith("-" + SHA_1[:12])
+    assert release.endswith("-" + sha[:12])
     assert current_of(deploy_root) == f"releases/{release}", "a relative link, inside the deploy folder"
     deployed = deploy_root / "current"
-    assert (deployed / "REVISION").read_text() == SHA_1 + "\n"
+    assert (deployed / "REVISION").read_text() == sha + "\n"
     assert (deployed / "acme.yaml").read_bytes() == (customers / "acme.yaml").read_bytes()
     assert (deployed / "eu" / "globex.yaml").read_bytes() == (customers / "eu" / "globex.yaml").read_bytes()
     assert sorted(p.name for p in (deploy_root / "releases" / release).iterdir()) == [
@@ -82,7 +84,7 @@ def test_first_deploy_uploads_a_release_and_links_current(
         "eu",
     ]
     out, err = capsys.readouterr()
-    assert f"release {release}: commit {SHA_1}, 2 customer(s): acme, globex" in out
+    assert f"release {release}: commit {sha}, 2 customer(s): acme, globex" in out
     assert f"ok      {sshd.username}@127.0.0.1:{sshd.port}:{deploy_root}: current -> {release} (first" in out
     key_body = sshd.client_key.splitlines()[1]
     assert key_body not in out + err
@@ -184,23 +186,11 @@ def test_the_commit_comes_from_git_and_a_dirty_tree_is_refused(
     deploy_root: Path,
     known_hosts: Path,
     customers: Path,
+    customers_commit: str,
     deploy_key_env: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    repo = customers.parent
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-
-    git("init", "-q")
-    git("add", ".")
-    git("commit", "-q", "-m", "customers")
-    head = git("rev-parse", "HEAD")
+    head = customers_commit
     assert main(cli_args(sshd, deploy_root, known_hosts, customers)) == 0
     assert (deploy_root / "current" / "REVISION").read_text() == head + "\n"
 
@@ -239,11 +229,12 @@ def test_an_unknown_host_is_refused_with_its_fingerprint_and_the_line_to_add(
     deploy_root: Path,
     tmp_path: Path,
     customers: Path,
+    customers_commit: str,
     deploy_key_env: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     empty = tmp_path / "empty_known_hosts"
-    assert main(cli_args(sshd, deploy_root, empty, customers, "--sha", SHA_1)) == 1
+    assert main(cli_args(sshd, deploy_root, empty, customers, "--sha", customers_commit)) == 1
     out, err = capsys.readouterr()
     assert f"127.0.0.1:{sshd.port} is not in {empty} (the file does not exist)" in out
     assert sshd.host_key_fingerprint in out
@@ -492,11 +483,12 @@ def test_two_hosts_each_get_the_release(
     second_login: SecondLogin,
     known_hosts: Path,
     customers: Path,
+    customers_commit: str,
     deploy_key_env: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     relative = f"lmsync-{os.urandom(4).hex()}"  # relative: under each login's own home
-    args = cli_args(sshd, relative, known_hosts, customers, "--sha", SHA_1)
+    args = cli_args(sshd, relative, known_hosts, customers, "--sha", customers_commit)
     args += ["--host", f"{second_login.username}@{sshd.host}"]
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -504,7 +496,7 @@ def test_two_hosts_each_get_the_release(
     [release] = releases_on(roots[0])
     for root in roots:
         assert releases_on(root) == [release]
-        assert (root / "current" / "REVISION").read_text() == SHA_1 + "\n"
+        assert (root / "current" / "REVISION").read_text() == customers_commit + "\n"
         assert f":{relative}: current -> {release} (first release)" in out
     assert out.count("  ok  ") == 2
 
@@ -514,12 +506,13 @@ def test_a_failing_host_is_reported_and_the_others_still_deploy(
     deploy_root: Path,
     known_hosts: Path,
     customers: Path,
+    customers_commit: str,
     deploy_key_env: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # The first connection through the proxy dies at once.
     with CuttingProxy(sshd.port, cut_after={0: 0}, direction="upload") as dead:
-        args = cli_args(sshd, deploy_root, known_hosts, customers, "--sha", SHA_1)
+        args = cli_args(sshd, deploy_root, known_hosts, customers, "--sha", customers_commit)
         args += ["--host", f"{sshd.username}@{sshd.host}:{dead.port}"]
         assert main(args) == 1
     out, err = capsys.readouterr()
