@@ -127,6 +127,13 @@ def _problem_rows(problems: Sequence[Mapping[str, Any]], show: bool) -> list[dic
     ]
 
 
+def _cut(items: Sequence[Mapping[str, Any]], max_rows: int | None) -> tuple[Sequence[Mapping[str, Any]], int]:
+    """The first ``max_rows`` items (all of them when ``None``) and how many were left out."""
+    if max_rows is None:
+        return items, 0
+    return items[:max_rows], max(len(items) - max_rows, 0)
+
+
 def _customer_view(customer: CustomerReview, max_rows: int | None) -> dict[str, Any]:
     show = customer.show_personal_data
     effect: DataEffect | None = customer.effect
@@ -139,18 +146,23 @@ def _customer_view(customer: CustomerReview, max_rows: int | None) -> dict[str, 
         "rows": [],
         "more_rows": 0,
         "gone": [],
+        "more_gone": 0,
         "problems": [],
         "more_problems": 0,
     }
     if effect is not None:
-        limit = len(effect.new_changes) if max_rows is None else max_rows
-        view["rows"] = _change_rows(effect.new_changes[:limit], show)
-        view["more_rows"] = max(len(effect.new_changes) - limit, 0)
-        view["gone"] = _change_rows(effect.gone_changes[:limit], show)
-        view["more_gone"] = max(len(effect.gone_changes) - limit, 0)
-        plimit = len(effect.problems) if max_rows is None else max_rows
-        view["problems"] = _problem_rows(effect.problems[:plimit], show)
-        view["more_problems"] = max(len(effect.problems) - plimit, 0)
+        # Each list gets its own limit: with ``max_rows=None`` (the complete report) a list must
+        # never be cut to another's length, or a filter that drops users (no new change, many
+        # gone) would show them only in the cut-down comment.
+        rows, gone, problems = (
+            _cut(items, max_rows) for items in (effect.new_changes, effect.gone_changes, effect.problems)
+        )
+        view["rows"] = _change_rows(rows[0], show)
+        view["more_rows"] = rows[1]
+        view["gone"] = _change_rows(gone[0], show)
+        view["more_gone"] = gone[1]
+        view["problems"] = _problem_rows(problems[0], show)
+        view["more_problems"] = problems[1]
         view["counts"] = {k: effect.head[k] for k in SUMMARY_KEYS}
     return view
 
