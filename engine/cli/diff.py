@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from connectors.github.comments import PullRequestComments, token_from_env
+from engine.config.models import CustomerConfig
 from engine.console import Reporter
 from engine.errors import UsageError
-from engine.review.effect import Allowance, Planner, allowance_from_event, read_event
+from engine.review.effect import Allowance, PlanJson, Planner, allowance_from_event, read_event
 from engine.review.git import RevisionError, repository_root, resolve
 from engine.review.instance import customer_folder, instance_planner
 from engine.review.planners import file_planner
@@ -52,8 +53,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--input",
         type=Path,
-        help="HRIS file (or plan JSON) both revisions are planned on (default: the newest file on the "
-        "customer's source)",
+        help="HRIS file (or plan JSON) both revisions are planned on, or a folder holding one <slug>.csv "
+        "per customer (default: the newest file on the customer's source)",
     )
     parser.add_argument(
         "--against",
@@ -101,9 +102,28 @@ def choose_planner(args: argparse.Namespace, repo: Path) -> Planner | None:
     ``--against empty`` the ``--input`` file against an empty instance, which needs no network
     (and no secret), for a quick look or a fork's pull request."""
     if args.against == "empty":
-        return file_planner() if args.input is not None else None
-    under = [str((Path.cwd() / path).resolve()) for path in args.paths]
-    return instance_planner(lambda slug: customer_folder(repo, under, slug))
+        planner = file_planner() if args.input is not None else None
+    else:
+        under = [str((Path.cwd() / path).resolve()) for path in args.paths]
+        planner = instance_planner(lambda slug: customer_folder(repo, under, slug))
+    return (
+        per_customer_input(planner, args.input)
+        if planner is not None and args.input is not None and args.input.is_dir()
+        else planner
+    )
+
+
+def per_customer_input(planner: Planner, folder: Path) -> Planner:
+    """Each customer planned on ``folder/<slug>.csv`` when it exists, else on no input: one
+    file for every customer would plan one customer's employees into another's review."""
+
+    def plan(
+        config: CustomerConfig, env: str, input: Path | None, *, deployed: CustomerConfig | None = None
+    ) -> PlanJson:
+        own = folder / f"{config.customer}.csv"
+        return planner(config, env, own if own.is_file() else None, deployed=deployed)
+
+    return plan
 
 
 def pull_request(event: dict[str, Any]) -> tuple[str, int]:
