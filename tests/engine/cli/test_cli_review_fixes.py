@@ -9,7 +9,6 @@ creates no state store (SQLite file or PostgreSQL tables).
 
 from __future__ import annotations
 
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from engine.config.models import Catalog
 from engine.errors import SecretError
 from engine.state import StateStore
 from tests.engine.runner.helpers import write_customer
+from tests.gitrepo import git as _git
 
 T0 = datetime(2025, 1, 15, 5, 30, tzinfo=UTC)
 
@@ -36,14 +36,6 @@ hris:
   group: gacme
   admin: sa@example.com
 """
-
-
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@test.invalid", *args],
-        check=True,
-        capture_output=True,
-    )
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from connectors.deploy import KnownHosts, SshRunnerHost, load_identity
 from engine.deploy import RunnerAddress
 from tests.engine.runner.helpers import write_customer
 from tests.fixtures.sshd import SshServer
+from tests.gitrepo import git
 
 SHA_1 = "1111111111111111111111111111111111111111"
 SHA_2 = "2222222222222222222222222222222222222222"
@@ -57,15 +58,6 @@ def customers(tmp_path: Path) -> Path:
     write_customer(folder, "acme")
     write_customer(folder / "eu", "globex")
     return folder
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
 
 
 @pytest.fixture

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from engine.deploy import REVISION_FILE, DeployError, InvalidReleaseError, collect, commit_of
 from tests.engine.runner.helpers import write_customer
+from tests.gitrepo import git as _git
 
 SHA = "abcdef0123456789abcdef0123456789abcdef01"
 
@@ -55,16 +55,6 @@ def test_an_empty_or_missing_folder_is_refused(tmp_path: Path) -> None:
         collect(tmp_path)
     with pytest.raises(DeployError, match="is not a folder"):
         collect(tmp_path / "nope")
-
-
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
 
 
 def test_the_commit_is_head_when_the_customer_files_match_it(tmp_path: Path) -> None:

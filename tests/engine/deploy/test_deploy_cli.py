@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli.main import main
-
-from .conftest import git
+from tests.gitrepo import git
 
 #: Stands for the committed folder's HEAD: --sha is checked against git before any host.
 HEAD = "a" * 40

@@ -4,7 +4,6 @@ and renamed customer files, merge-base comparison, and the command's output and 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,25 +11,7 @@ import pytest
 from engine.cli.main import main
 from engine.review.git import ChangedFile, RevisionError, changed_customer_files, merge_base, resolve
 from tests.engine.review import samples
-
-
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(repo),
-            "-c",
-            "user.name=Review Test",
-            "-c",
-            "user.email=review@test.invalid",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
+from tests.gitrepo import git as _git
 
 
 def _commit(repo: Path, message: str) -> str:

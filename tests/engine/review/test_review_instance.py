@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,17 +19,7 @@ import pytest
 from engine.cli.main import main
 from tests.engine.apply.world import ApplyWorld, csv, make_world, row
 from tests.fixtures.sandbox import SandboxHandle
-
-_GIT_ENV = {
-    "GIT_AUTHOR_NAME": "SA",
-    "GIT_AUTHOR_EMAIL": "sa@lmsync.test",
-    "GIT_COMMITTER_NAME": "SA",
-    "GIT_COMMITTER_EMAIL": "sa@lmsync.test",
-}
-
-
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env={**os.environ, **_GIT_ENV})
+from tests.gitrepo import git as _git
 
 
 def _write_customer(world: ApplyWorld, repo: Path, **hris: object) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,30 +17,13 @@ from engine.review.planners import file_planner
 from engine.review.render import render_markdown, user_handle
 from engine.review.report import Review, review_texts
 from tests.engine.review import samples
+from tests.gitrepo import git as _git
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 NO_FILTER = samples.edited(("  filter: {location: [Paris]}\n", ""))
 FRANCE_ONLY = samples.edited(("  filter: {location: [Paris]}\n", "  filter: {country: [France]}\n"))
 #: Employees 0 and 1 work in France, 2 to 5 in Germany.
 COUNTRIES = ("France", "France", "Germany", "Germany", "Germany", "Germany")
-
-
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        [
-            "git",
-            "-C",
-            str(repo),
-            "-c",
-            "user.name=Review Test",
-            "-c",
-            "user.email=review@test.invalid",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
 
 
 def _hris(path: Path, countries: tuple[str, ...]) -> Path:

@@ -4,7 +4,6 @@ deploy --sha is checked against git, and runner --once exits 1 after a failed ru
 
 from __future__ import annotations
 
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from engine.runner.context import RunContext, RunOutcome
 from engine.runner.runner import Runner
 from engine.state import StateStore
 from tests.engine.runner.helpers import ManualClock, utc, write_customer
+from tests.gitrepo import git as _git
 
 TEST_ONLY = """\
 version: 1
@@ -131,15 +131,6 @@ def test_run_now_names_invalid_files_when_the_slug_is_not_found(tmp_path: Path) 
 
 
 # --- 3. deploy --sha is checked against the checkout -------------------------------------------
-
-
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
 
 
 def _repo(tmp_path: Path) -> tuple[Path, str]:
