@@ -34,6 +34,8 @@ from engine.review.planners import EMPTY_PLAN
 
 #: (plain bytes, name the rows are reported under)
 _Data = tuple[bytes, str]
+#: (definitions fed, groups managed) by the deployed configuration: ``LmsTarget.memory_of``
+_Memory = tuple[frozenset[str], frozenset[str]]
 
 
 def customer_folder(repo: Path, under: list[str], slug: str) -> Path:
@@ -77,6 +79,20 @@ def instance_planner(
             )
         return fetched[key]
 
+    remembered: dict[tuple[str, str, str], _Memory] = {}
+
+    def memory(
+        target: LmsTarget, config: CustomerConfig, env: str, deployed: CustomerConfig | None
+    ) -> _Memory:
+        """The deployed configuration's memory on the instance ``config`` plans against, read
+        once for both revisions (unless the pull request points them at different LMSs)."""
+        if deployed is None or deployed.hris is None:
+            return frozenset(), frozenset()
+        key = (deployed.customer, env, str(config.environments[env].lms.url))
+        if key not in remembered:
+            remembered[key] = target.memory_of(deployed.hris)
+        return remembered[key]
+
     def plan(
         config: CustomerConfig, env: str, input: Path | None, *, deployed: CustomerConfig | None = None
     ) -> Mapping[str, Any]:
@@ -85,11 +101,7 @@ def instance_planner(
         base_dir = folder_of(config.customer)
         data, name = data_for(config, input, base_dir)
         with LmsTarget.from_config(config, env, base_dir=base_dir) as target:
-            fed, managed = (
-                target.memory_of(deployed.hris)
-                if deployed is not None and deployed.hris is not None
-                else (frozenset(), frozenset())
-            )
+            fed, managed = memory(target, config, env, deployed)
             try:
                 planned = plan_hris_file(
                     config,

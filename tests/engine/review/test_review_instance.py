@@ -82,6 +82,9 @@ def test_the_effect_is_planned_on_the_newest_source_file_against_the_live_instan
     assert effect["delta"]["create"] == -1 and effect["delta"]["filtered_out"] == 1
     assert world.writes() == [], "a review must never write to the test instance"
     assert sorted(p.name for p in inbox.iterdir()) == [older.name, newest.name]
+    # Each revision's snapshot lists the definitions; the deployed memory is read once for both.
+    gets = [r["path"] for r in world.sandbox.admin.requests() if r["method"] == "GET"]
+    assert gets.count("/api/v2/custom-fields") == 3
 
 
 def test_an_unreachable_instance_is_a_note_not_a_failure(
