@@ -182,14 +182,7 @@ def _jwt_phrases(before: Mapping[str, Any], after: Mapping[str, Any], quote: Quo
         said.append("SSO secret changed (the IdP must sign with the new one)")
     if before["max_age_seconds"] != after["max_age_seconds"]:
         said.append(f"SSO: JWT max age {before['max_age_seconds']} s → {after['max_age_seconds']} s")
-    old, new = before["claims"], after["claims"]
-    for ours in sorted(set(old) | set(new)):
-        if old.get(ours) != new.get(ours):
-            said.append(
-                f"SSO: JWT claim for {_CLAIM_NAMES[ours]} "
-                f"{'`' + quote(old[ours]) + '`' if ours in old else 'none'} → "
-                f"{'`' + quote(new[ours]) + '`' if ours in new else 'none'}"
-            )
+    said += _mapped_names("SSO: JWT claim", before["claims"], after["claims"], quote)
     return said
 
 
@@ -220,15 +213,21 @@ def _saml_phrases(before: Mapping[str, Any], after: Mapping[str, Any], quote: Qu
                 f"SSO: IdP signing certificate replaced ({_certificate(before['certificate'])} → "
                 f"{_certificate(after['certificate'])})"
             )
-    old, new = before["attributes"], after["attributes"]
-    for ours in sorted(set(old) | set(new)):
-        if old.get(ours) != new.get(ours):
-            said.append(
-                f"SSO: SAML attribute for {_CLAIM_NAMES[ours]} "
-                f"{'`' + quote(old[ours]) + '`' if ours in old else 'none'} → "
-                f"{'`' + quote(new[ours]) + '`' if ours in new else 'none'}"
-            )
+    said += _mapped_names("SSO: SAML attribute", before["attributes"], after["attributes"], quote)
     return said
+
+
+def _mapped_names(what: str, old: Mapping[str, str], new: Mapping[str, str], quote: Quote) -> list[str]:
+    """One phrase per user field whose JWT claim or SAML attribute name changed."""
+
+    def shown(names: Mapping[str, str], ours: str) -> str:
+        return f"`{quote(names[ours])}`" if ours in names else "none"
+
+    return [
+        f"{what} for {_CLAIM_NAMES[ours]} {shown(old, ours)} → {shown(new, ours)}"
+        for ours in sorted(set(old) | set(new))
+        if old.get(ours) != new.get(ours)
+    ]
 
 
 def sso_phrases(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, quote: Quote) -> list[str]:
