@@ -173,6 +173,17 @@ def test_each_cornerstone_change_is_said_in_the_connectors_words(
     assert describe_change(before, after) == expected
 
 
+def test_renamed_saml_attributes_are_said_like_jwt_claims() -> None:
+    saml = samples.edited((JWT_METHOD, SAML_METHOD), text=CORNERSTONE_ONLY)
+    renamed = samples.edited(
+        ("attributes: {first_name: givenName}", "attributes: {last_name: sn}"), text=saml
+    )
+    assert describe_change(samples.config(saml), samples.config(renamed)) == [
+        "SSO: SAML attribute for first name `givenName` → none",
+        "SSO: SAML attribute for last name none → `sn`",
+    ]
+
+
 def test_the_saml_certificate_is_described_by_its_expiry_never_its_text() -> None:
     first, second = certificate(EXPIRES_2031), certificate(EXPIRES_2033)
     jwt = samples.config(CORNERSTONE_ONLY)
