@@ -55,8 +55,7 @@ def report_rows(
     rows: dict[str, dict[str, object]] = {}
 
     def line_of(uid: str) -> int | None:
-        row = desired.users.get(uid)
-        return row.line if row is not None else None  # deleted as missing: not in the file
+        return desired.line_of(uid)  # None: deleted as missing, not in the file
 
     earlier_changes = _earlier_changes(earlier)
     for change in plan.changes:

@@ -32,11 +32,11 @@ from engine.config.models import CustomerConfig, Hris
 from engine.console import Reporter
 from engine.errors import ConfigError
 from engine.hris.actions import CreateGroup
-from engine.hris.desired import DesiredState, build_desired
+from engine.hris.columnar import plan_input
+from engine.hris.desired import DesiredState
 from engine.hris.groups import GroupTree
 from engine.hris.plan import Plan
 from engine.hris.planner import plan_sync
-from engine.hris.reader import read_rows
 from engine.hris.snapshot import Snapshot, fed_definition_ids
 from engine.state import JournalEntry, StateStore
 
@@ -101,13 +101,16 @@ def plan_hris_file(
     (which carries the plan) when the guard trips. ``previous_*``: what the last apply
     recorded (``previous_custom_fields``, ``previous_groups``); empty when unknown."""
     hris = hris_of(config)
-    desired = build_desired(read_rows(data, file_name=file_name, naming=hris.file), hris)
-    emails = frozenset(user.email for user in desired.users.values() if user.active)
-    snapshot = target.snapshot(
-        hris,
-        emails=emails,
-        previous_custom_fields=previous_custom_fields,
-        previous_groups=previous_groups,
+    desired, snapshot = plan_input(
+        data,
+        file_name=file_name,
+        config=hris,
+        snapshot_of=lambda emails: target.snapshot(
+            hris,
+            emails=emails,
+            previous_custom_fields=previous_custom_fields,
+            previous_groups=previous_groups,
+        ),
     )
     plan = plan_sync(desired, snapshot, hris, allow_deletions=allow_deletions)
     return PlannedFile(desired, snapshot, plan, target.admin_problem())

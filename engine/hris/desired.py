@@ -6,7 +6,7 @@ of what the LMS holds; ``planner.py`` then compares it to a snapshot.
 
 At a million rows every per-row object and every Python step per row counts, so the rules
 first run over whole columns (``bulk.py``, C-level passes); only the rows a column check
-flags go through the rules one row at a time (``_Rules.outcome``, the reference). Values
+flags go through the rules one row at a time (``Rules.outcome``, the reference). Values
 stay in columns and each ``DesiredUser`` is built when asked for (``users.py``).
 
 This module must never look at the target, read a clock or do I/O, and it never decides a
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import filterfalse, repeat
 from operator import and_, is_
 
@@ -74,11 +74,18 @@ class CustomFieldTarget:
 
 @dataclass(frozen=True)
 class DesiredState:
-    """Everything the file asks for, with the columns it carries and the rows it ignored."""
+    """Everything the file asks for, with the columns it carries and the rows it ignored.
+
+    ``present``: every ``uniqueId`` of the file. ``settled``: rows of the file left out of
+    ``users`` because the columnar pass (``columnar.py``) proved, against the snapshot the
+    plan uses, that they ask for exactly what the LMS holds; the planner counts them as
+    unchanged (``settled_without_rule`` of them match no group rule) and ``line_of`` still
+    finds their lines.
+    """
 
     file_name: str
     users: Mapping[str, DesiredUser]
-    present: frozenset[str]
+    present: Collection[str]
     profile_fields: tuple[str, ...]
     custom_fields: tuple[CustomFieldTarget, ...]
     has_manager: bool
@@ -86,6 +93,16 @@ class DesiredState:
     duplicated: int
     ignored: int
     filtered_out: int
+    settled: int = 0
+    settled_without_rule: int = 0
+    settled_line: Callable[[str], int | None] | None = field(default=None, repr=False, compare=False)
+
+    def line_of(self, unique_id: str) -> int | None:
+        """The line of ``unique_id``'s row, or None when the file has no such row."""
+        user = self.users.get(unique_id)
+        if user is not None:
+            return user.line
+        return self.settled_line(unique_id) if self.settled_line is not None else None
 
     def __repr__(self) -> str:
         return f"DesiredState({self.file_name!r}, {len(self.users)} users, {len(self.problems)} problems)"
@@ -96,12 +113,12 @@ def build_desired(hris_file: HrisFile, config: Hris) -> DesiredState:
     """Apply the row rules to every row of ``hris_file``.
 
     Whole columns are checked at once (``bulk.py``); a row any column check flags (leaver,
-    duplicate, bad cell...) is then decided alone by ``_Rules.outcome``, the rules as
+    duplicate, bad cell...) is then decided alone by ``Rules.outcome``, the rules as
     written, so every row gets exactly the outcome the per-row rules give.
     """
     header = hris_file.header
-    _require_columns(hris_file, config)
-    rules_ = _Rules(header, config)
+    require_columns(hris_file, config)
+    rules_ = Rules(header, config)
     table = RowTable.of(hris_file.rows, len(header))
     lines = hris_file.lines
     columns = table.columns
@@ -114,7 +131,7 @@ def build_desired(hris_file: HrisFile, config: Hris) -> DesiredState:
         alone.update(bulk.false_positions(unique_ids))
     present, duplicates = _keys(unique_ids, table.irregular, rules_.uid_i, lines, alone)
     # Leavers before the filter: their other cells are often blank, and a leaver must leave
-    # even when the filter's column no longer names them (see ``_Rules.outcome``).
+    # even when the filter's column no longer names them (see ``Rules.outcome``).
     alone.update(_leavers(columns[rules_.status_i], distinct[rules_.status_i]))
     filtered = _filtered_out(rules_, columns, alone)
     emails, invalid_emails = bulk.normalized_emails(columns[rules_.email_i])
@@ -171,7 +188,7 @@ def build_desired(hris_file: HrisFile, config: Hris) -> DesiredState:
     )
 
 
-class _Rules:
+class Rules:
     """What the configuration asks of this header, and the row rules applied to one row."""
 
     def __init__(self, header: tuple[str, ...], config: Hris) -> None:
@@ -311,7 +328,7 @@ def _keys(
     return present, duplicates
 
 
-def _filtered_out(rules_: _Rules, columns: list[list[str]], alone: set[int]) -> set[int]:
+def _filtered_out(rules_: Rules, columns: list[list[str]], alone: set[int]) -> set[int]:
     """Rows the filter leaves out (among those no earlier rule sets aside)."""
     if rules_.keep is None:
         return set()
@@ -336,7 +353,7 @@ def _leavers(statuses: list[str], distinct: Collection[str] | None) -> list[int]
     return bulk.false_positions(map(active.__getitem__, statuses))
 
 
-def _profile(rules_: _Rules, table: RowTable, alone: set[int]) -> list[list[str]]:
+def _profile(rules_: Rules, table: RowTable, alone: set[int]) -> list[list[str]]:
     """Trimmed profile columns, languages as LMS codes; flags unknown languages."""
     profile = [bulk.stripped(table.columns[i], table.distinct[i]) for i in rules_.profile_idx]
     if rules_.lang_pos is not None:
@@ -355,7 +372,7 @@ def _profile(rules_: _Rules, table: RowTable, alone: set[int]) -> list[list[str]
     return profile
 
 
-def _custom(rules_: _Rules, table: RowTable, alone: set[int]) -> list[list[str]]:
+def _custom(rules_: Rules, table: RowTable, alone: set[int]) -> list[list[str]]:
     """Trimmed custom-field columns; flags dates that are not real ``YYYY-MM-DD`` days."""
     custom = [bulk.stripped(table.columns[i], table.distinct[i]) for i in rules_.custom_idx]
     for pos, _ in rules_.date_checks:
@@ -368,7 +385,7 @@ def _custom(rules_: _Rules, table: RowTable, alone: set[int]) -> list[list[str]]
 
 
 def _groups(
-    rules_: _Rules, columns: list[list[str]], count: int, alone: set[int]
+    rules_: Rules, columns: list[list[str]], count: int, alone: set[int]
 ) -> tuple[Sequence[int], list[tuple[tuple[str, ...], tuple[str, ...]]]]:
     """Each row's (group path, rule groups), as an index into the few distinct combinations
     of the hierarchy and rule columns; flags level values that cannot name a group."""
@@ -398,7 +415,7 @@ def _groups(
     return combo, groups
 
 
-def _require_columns(hris_file: HrisFile, config: Hris) -> None:
+def require_columns(hris_file: HrisFile, config: Hris) -> None:
     """Filter, hierarchy and rule columns must exist: without them every row would fail to
     match and users would silently leave their groups (or the whole file be filtered out)."""
     needed = [("hris.filter", col) for col in config.filter]
@@ -410,7 +427,7 @@ def _require_columns(hris_file: HrisFile, config: Hris) -> None:
             raise FileLevelError(
                 f"column '{column}' used by {where} is not in the header",
                 file=hris_file.file_name,
-                line=hris_file.lines[0] - 1 if hris_file.lines else 1,
+                line=hris_file.header_at,
                 hint=f"add '{column}' to the export, or change {where} in the customer file",
             )
 
@@ -418,7 +435,7 @@ def _require_columns(hris_file: HrisFile, config: Hris) -> None:
 def _absent_mappings(hris_file: HrisFile, config: Hris) -> list[Problem]:
     """Notes for mapped columns the header lacks (the rule leaves their fields untouched)."""
     header = hris_file.header
-    line = hris_file.lines[0] - 1 if hris_file.lines else 1
+    line = hris_file.header_at
     mapped = [(column, "hris.fields") for column in config.fields]
     mapped += [(column, "hris.custom_fields") for column in config.custom_fields]
     notes: list[Problem] = []

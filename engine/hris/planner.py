@@ -194,12 +194,19 @@ class _Planner:
     def plan(self, allow_deletions: int | None) -> Plan:
         by_unique_id = self.snapshot.by_unique_id
         users = self.desired.users
+        # Rows the columnar pass already found unchanged (not in ``users``): _sync's counts.
+        self.existing += self.desired.settled
+        if self.group_rules:
+            self.no_group_rule += self.desired.settled_without_rule
         settled: Settled | None = None
         alone: Iterable[DesiredUser] = users.values()
-        if isinstance(users, DesiredUsers):
+        if isinstance(users, DesiredUsers) and not self.desired.settled:
             # Users the LMS already matches are settled in bulk; the rest one by one, here.
+            # (Not when the columnar pass already settled them: the rows left are changes.)
             settled = self._settle(users)
             alone = [users.user_at(row) for row in sorted((*users.decided, *settled.others))]
+        elif self.desired.settled:
+            alone = list(users.values())
         # Rows sharing an e-mail are decided before anyone is planned: which one may have
         # it depends on all of them, and a skipped row must not name a manager or be one.
         skipped_rows = self._shared_emails(users, alone)
@@ -207,6 +214,7 @@ class _Planner:
             if skipped_rows:
                 settled = settled.without(skipped_rows)
             self._count_settled(users, settled)
+        if settled is not None or self.desired.settled:
             linked = (by_unique_id.get(user.unique_id) for user in alone)
             self.learners.prefetch({user.id for user in linked if user is not None})
         for user in alone:

@@ -38,6 +38,8 @@ class HrisFile:
     the row rules report that); ``lines[i]`` is the 1-based line where it starts, which is
     what an SA finds in an editor even when quoted fields span several lines. ``read_rows``
     stores the rows as a ``RowTable`` (columns); any sequence of lists is accepted.
+    ``header_line``: the header's line, when known (else the line before the first row's):
+    notes on the header name it, even when only some rows are kept (``columnar.py``).
     """
 
     file_name: str
@@ -45,6 +47,14 @@ class HrisFile:
     rows: Sequence[list[str]]
     lines: Sequence[int]
     delimiter: str
+    header_line: int | None = None
+
+    @property
+    def header_at(self) -> int:
+        """The line of the header."""
+        if self.header_line is not None:
+            return self.header_line
+        return self.lines[0] - 1 if self.lines else 1
 
     def column(self, name: str) -> int | None:
         """Index of a column by exact (trimmed) name, or None when the file lacks it."""
@@ -68,10 +78,10 @@ def read_rows(data: bytes, *, file_name: str, naming: FileNaming) -> HrisFile:
             line=1,
             hint="the HRIS export produced no header nor rows; re-run the export and upload it again",
         )
-    delimiter = _delimiter(text, naming, file_name)
+    delimiter = detect_delimiter(text, naming, file_name)
     feed = LineFeed(text)
     reader = csv.reader(feed, delimiter=delimiter, strict=True)
-    header_line, header = _header(reader, file_name, delimiter)
+    header_line, header = parse_header(reader, file_name, delimiter)
     rows: Sequence[list[str]]
     lines: Sequence[int]
     try:
@@ -95,7 +105,14 @@ def read_rows(data: bytes, *, file_name: str, naming: FileNaming) -> HrisFile:
             line=header_line,
             hint="an export with no users would change nothing; check the HRIS export filter",
         )
-    return HrisFile(file_name=file_name, header=header, rows=rows, lines=lines, delimiter=delimiter)
+    return HrisFile(
+        file_name=file_name,
+        header=header,
+        rows=rows,
+        lines=lines,
+        delimiter=delimiter,
+        header_line=header_line,
+    )
 
 
 def _decode(data: bytes, file_name: str) -> str:
@@ -115,7 +132,7 @@ def _decode(data: bytes, file_name: str) -> str:
         ) from exc
 
 
-def _delimiter(text: str, naming: FileNaming, file_name: str) -> str:
+def detect_delimiter(text: str, naming: FileNaming, file_name: str) -> str:
     if naming.delimiter != "auto":
         return naming.delimiter
     first_line = text.lstrip("\r\n").split("\n", 1)[0]
@@ -136,7 +153,7 @@ def _delimiter(text: str, naming: FileNaming, file_name: str) -> str:
     return "\t" if tabs > commas else ","
 
 
-def _header(reader: Reader, file_name: str, delimiter: str) -> tuple[int, tuple[str, ...]]:
+def parse_header(reader: Reader, file_name: str, delimiter: str) -> tuple[int, tuple[str, ...]]:
     try:
         for raw in reader:
             if raw:

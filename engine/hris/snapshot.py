@@ -128,6 +128,9 @@ class Snapshot:
     by_unique_id: Mapping[str, LmsUser] = field(init=False, repr=False, compare=False)
     unique_id_of: Mapping[str, str] = field(init=False, repr=False, compare=False)
     groups_by_id: Mapping[str, LmsGroup] = field(init=False, repr=False, compare=False)
+    #: The linked users in columns (``columnar.snapshot_columns``), built when a big file
+    #: first needs them, then kept like the other indexes.
+    columnar: object = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_id = {user.id: user for user in self.users}

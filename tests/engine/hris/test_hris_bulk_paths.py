@@ -29,7 +29,7 @@ from engine.hris import (
     read_rows,
 )
 from engine.hris import planner as planner_module
-from engine.hris.desired import _Rules
+from engine.hris.desired import Rules
 from engine.hris.unchanged import Settled, settle
 
 from .scenarios import DEFINITIONS, clean, clean_config, full_config, generate, lean_config
@@ -76,7 +76,7 @@ def _desired(name: str) -> tuple[DesiredState, Snapshot, Hris, Any]:
 
 def _row_by_row(hris_file: Any, config: Hris) -> tuple[dict[str, DesiredUser], list[Problem], frozenset[str]]:
     """Every row through the per-row rules, duplicates and present keys the obvious way."""
-    rules = _Rules(hris_file.header, config)
+    rules = Rules(hris_file.header, config)
     rows, lines = list(hris_file.rows), list(hris_file.lines)
     keys = [row[rules.uid_i].strip() if len(row) > rules.uid_i else "" for row in rows]
     regular = [len(row) == rules.width for row in rows]

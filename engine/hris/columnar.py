@@ -1,0 +1,680 @@
+"""Recognizes, in native columns, the rows of a big file that ask for what the LMS holds.
+
+On a daily export 95% or more of the rows change nothing. The reference path (``reader.py``
+→ ``desired.py`` → ``planner.py``) still turns each of them into Python strings and
+compares them in Python, a few microseconds a row: seconds at a million rows. Here polars
+cuts the file into columns with its native reader and compares whole columns with the
+snapshot's; the rows proven unchanged are counted and left out, and every other row (a
+change, a leaver, a duplicate, a bad cell, anything unusual) goes through the reference
+path, which stays the single definition of every rule. So this module only ever proves
+"this row asks for exactly what the LMS holds, and no other row's outcome depends on it";
+on any doubt it keeps the row, and on any doubt about the file it hands the whole file
+back, so the reference reader gives its verdict and its message.
+
+A row is settled here when: it is one physical line of the header's width whose quotes csv
+reads alike; its trimmed ``uniqueId`` is on no other row and linked to an active LMS user;
+it passes every row rule as Active (status, filter, e-mail, language, dates, group names);
+its e-mail is the user's, on no other row and held by no other LMS user; each profile and
+custom value equals the LMS one; the user is learner of the synchronized group and of
+exactly the scope groups the row wants (all existing), of no former group; and its manager
+cell keeps the manager the user has, naming a row this plan can neither delete nor skip.
+Cells with few distinct values (status, language, dates, group and filter values, odd
+e-mails) are decided by the reference functions themselves, once per distinct value.
+
+This module must never emit an action or a problem, nor read a clock or do I/O.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, replace
+from functools import partial
+from itertools import chain, repeat
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
+
+from engine.config.models import Hris
+from engine.errors import FileLevelError, PlanError
+from engine.hris import rows as rules
+from engine.hris.desired import DesiredState, Rules, build_desired, require_columns
+from engine.hris.gcpause import without_collector
+from engine.hris.groups import GroupTree
+from engine.hris.reader import HrisFile, detect_delimiter, parse_header, read_rows
+from engine.hris.rows import LanguageTable
+from engine.hris.snapshot import PROFILE_ATTRIBUTES, Snapshot, fed_definition_ids
+
+if TYPE_CHECKING:
+    import polars as pl
+
+#: From this size on (about 70,000 rows of a usual export), ``plan_input`` takes this path.
+MIN_BYTES = 8 << 20
+
+#: A column with more distinct values than this is handed back rather than decided here.
+_MAX_DISTINCT = 200_000
+
+_BOM = b"\xef\xbb\xbf"
+#: What ``str.strip`` removes (``str.isspace``), so polars trims exactly as the rules do.
+_SPACES = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+#: Addresses ``rows.normalize_email`` returns unchanged (a strict subset of the valid ones).
+_PLAIN_EMAIL = r"^[a-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}@[a-z0-9.\-]{1,180}\.[a-z0-9\-]{1,8}$"
+_SEP = "\x1f"
+#: Row numbers times this, plus a group number: one integer per (user, group) pair.
+_SHIFT = 1 << 32
+_EDGE_SPACE = "^[{0}]|[{0}]$".format("".join(f"\\x{{{ord(c):x}}}" for c in _SPACES))
+
+
+@without_collector
+def plan_input(
+    data: bytes,
+    *,
+    file_name: str,
+    config: Hris,
+    snapshot_of: Callable[[Collection[str]], Snapshot],
+    columnar: bool | None = None,
+) -> tuple[DesiredState, Snapshot]:
+    """The desired state of ``data`` and the snapshot to plan it against.
+
+    ``snapshot_of(emails)`` reads the target (``emails``: the addresses of the rows kept as
+    Active users, for adoption; worked out when first used). ``columnar``: None takes this module's path from
+    ``MIN_BYTES`` on, True for any size (tests compare both paths), False never. The
+    desired state returned plans, with ``plan_sync``, byte for byte as the reference's.
+    """
+    wanted = columnar if columnar is not None else len(data) >= MIN_BYTES
+    cut = _cut(data, file_name, config) if wanted else None
+    facts = _FileFacts.of(cut, config) if cut is not None else None
+    if facts is None:
+        desired = build_desired(read_rows(data, file_name=file_name, naming=config.file), config)
+        users = desired.users
+        return desired, snapshot_of(_Later(lambda: frozenset(u.email for u in users.values() if u.active)))
+    snapshot = snapshot_of(_Later(facts.active_emails))
+    settled = facts.desired(snapshot)
+    if settled is None:
+        return build_desired(read_rows(data, file_name=file_name, naming=config.file), config), snapshot
+    return settled, snapshot
+
+
+# --- the snapshot in columns ----------------------------------------------------------
+
+
+class SnapshotColumns:
+    """The linked users of a snapshot as columns: what the comparison reads.
+
+    ``users``: one row per linked user: uid (our external id), id, status, mail, the
+    profile attributes ("" for none), managers (ids joined by U+001F) and its ``row``
+    number; ``custom``: (row, field_id, value) per custom value; ``roles``: (row, group
+    number) per learner role, groups numbered by ``group_number``.
+    """
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        import polars as pl  # noqa: PLC0415 - loaded only when a big file needs it
+
+        linked = snapshot.by_unique_id
+        users = list(linked.values())
+        # Column by column, so that one list of a million references lives at a time.
+        series = [pl.Series("uid", list(linked), dtype=pl.String)]
+        for name in ("id", "status", *PROFILE_ATTRIBUTES.values()):
+            column = pl.Series(name, list(map(attrgetter(name), users)), dtype=pl.String)
+            series.append(column.fill_null("") if name in PROFILE_ATTRIBUTES.values() else column)
+        managers = list(map(_SEP.join, map(attrgetter("managers"), users)))
+        series.append(pl.Series("managers", managers, dtype=pl.String))
+        del managers
+        self.users = pl.DataFrame(series).with_row_index("row")
+        values = list(map(attrgetter("custom_fields"), users))
+        counts = pl.Series("n", list(map(len, values)), dtype=pl.UInt32)
+        flat = list(chain.from_iterable(values))
+        del values
+        self.custom = pl.DataFrame(
+            [
+                self.users["row"].repeat_by(counts).explode().alias("row"),
+                pl.Series("field_id", list(map(attrgetter("field_id"), flat)), dtype=pl.String),
+                pl.Series("value", list(map(attrgetter("value"), flat)), dtype=pl.String),
+            ]
+        )
+        del flat
+        self.group_number = {group: n for n, group in enumerate(snapshot.learners)}
+        row_of = dict(zip(self.users["id"].to_list(), range(len(users)), strict=True))
+        rows: list[int] = []
+        codes: list[int] = []
+        for group, members in snapshot.learners.items():
+            held = [row for row in map(row_of.get, members) if row is not None]
+            rows.extend(held)
+            codes.extend(repeat(self.group_number[group], len(held)))
+        del row_of
+        self.roles = pl.DataFrame(
+            [pl.Series("row", rows, dtype=pl.UInt32), pl.Series("group", codes, dtype=pl.UInt32)]
+        )
+
+    def value(self, field_id: str) -> pl.Series:
+        """Each user's value of ``field_id`` (null when it has none), in user row order; a
+        field held twice keeps its last value, as the planner's dict does."""
+        import polars as pl  # noqa: PLC0415
+
+        held = self.custom.filter(pl.col("field_id") == field_id)
+        if held["row"].n_unique() != held.height:  # a user holds the field twice: last wins
+            held = held.unique("row", keep="last", maintain_order=True)
+        column = pl.Series(field_id, [None] * self.users.height, dtype=pl.String)
+        if held.height:
+            column.scatter(held["row"], held["value"])
+        return column
+
+    def holders(self, group: str) -> pl.Series:
+        """Per user row, whether it is learner of ``group``."""
+        import polars as pl  # noqa: PLC0415
+
+        column = pl.Series([False] * self.users.height, dtype=pl.Boolean)
+        number = self.group_number.get(group)
+        if number is not None:
+            rows = self.roles.filter(pl.col("group") == number)["row"]
+            if rows.len():
+                column.scatter(rows, True)
+        return column
+
+
+def snapshot_columns(snapshot: Snapshot) -> SnapshotColumns:
+    """Built once per snapshot, like its other indexes, and kept on it."""
+    built = snapshot.columnar
+    if not isinstance(built, SnapshotColumns):
+        built = SnapshotColumns(snapshot)
+        object.__setattr__(snapshot, "columnar", built)
+    return built
+
+
+# --- the file in columns --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """The file's rows in columns ``c0``... (header order) exactly as csv reads them.
+
+    ``plain``: rows that are one line of the header's width read alike by a split and by
+    csv; ``odd``: every other row as csv reads it alone ([] for a blank line), whose cells
+    are also written into the columns (padded with "") so that no row hides a key.
+    """
+
+    file_name: str
+    header: tuple[str, ...]
+    delimiter: str
+    cells: pl.DataFrame
+    plain: pl.Series
+    odd: dict[int, list[str]]
+
+
+def _cut(data: bytes, file_name: str, config: Hris) -> _Cut | None:
+    """The file in columns, or None when polars' reading might differ from csv's in any way
+    (the reference reader then reads it, and explains whatever is wrong with it)."""
+    try:
+        import polars as pl  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - a dependency; without it files plan the reference way
+        return None
+    body = data[len(_BOM) :] if data.startswith(_BOM) else data
+    end = body.find(b"\n")
+    carriage = body.count(b"\r")
+    if end <= 0 or b"\x00" in body or (carriage and carriage != body.count(b"\r\n")):
+        return None
+    try:
+        head = body[:end].removesuffix(b"\r").decode("utf-8")
+        if not head.strip():
+            return None
+        delimiter = detect_delimiter(head, config.file, file_name)
+        if len(delimiter.encode()) != 1 or delimiter in '"\r\n':
+            return None
+        _, header = parse_header(csv.reader([head], delimiter=delimiter, strict=True), file_name, delimiter)
+        require_columns(HrisFile(file_name, header, (), (), delimiter, header_line=1), config)
+    except (UnicodeDecodeError, FileLevelError, csv.Error):
+        return None
+    rows = body[end + 1 :]
+    if rows.isspace() or not rows:
+        return None
+    expected = rows.count(b"\n") + (0 if rows.endswith(b"\n") else 1)
+    width = len(header)
+    names = [f"c{j}" for j in range(width)]
+    try:
+        raw = pl.read_csv(
+            rows,
+            has_header=False,
+            separator="\x00",
+            quote_char=None,
+            schema={"line": pl.String},
+            empty_string_is_null=False,
+        )["line"]
+    except pl.exceptions.PolarsError:
+        return None  # undecodable bytes among others: the reference reader says where
+    longest = raw.str.len_chars().max()
+    if raw.len() != expected or (isinstance(longest, int) and longest >= csv.field_size_limit()):
+        return None
+    plain = (raw.str.count_matches(delimiter, literal=True) == width - 1) & (raw != "")
+    quoted = b'"' in rows
+    if quoted:
+        # Lines whose every field is bare (no quote) or quoted whole (no delimiter inside,
+        # quotes doubled) are read alike by any RFC 4180 reader; others go to csv alone.
+        d = "".join(f"\\x{{{ord(c):x}}}" for c in delimiter)
+        field = f'(?:"(?:[^"{d}\\r\\n]|"")*"|[^"{d}\\r\\n]*)'
+        plain = plain & raw.str.contains(f"^{field}(?:{d}{field})*$")
+    odd: dict[int, list[str]] = {}
+    odd_quotes = False
+    for row, line in zip(plain.not_().arg_true().to_list(), raw.filter(~plain).to_list(), strict=True):
+        try:
+            parsed = list(csv.reader([line], delimiter=delimiter, strict=True))
+        except csv.Error:
+            return None  # a stray quote, or a quoted field over several lines: csv decides
+        if len(parsed) != 1:  # pragma: no cover - one line without a break is one record
+            return None
+        odd[row] = parsed[0]
+        odd_quotes = odd_quotes or '"' in line
+    del raw
+    try:
+        # Every line is a whole record now: polars' quoting reads plain lines as csv does
+        # (with a quote on an odd line, quotes are left to csv: the split cannot be fooled).
+        cells = pl.read_csv(
+            rows,
+            has_header=False,
+            separator=delimiter,
+            quote_char='"' if quoted and not odd_quotes else None,
+            schema=dict.fromkeys(names, pl.String),
+            missing_columns="insert",
+            truncate_ragged_lines=True,
+            empty_string_is_null=False,
+        )
+    except pl.exceptions.PolarsError:
+        return None
+    if cells.height != expected or cells.null_count().sum_horizontal().item():
+        return None
+    if quoted and odd_quotes:
+        cells = cells.with_columns(
+            pl.when(pl.col(name).str.starts_with('"'))
+            .then(
+                pl.col(name)
+                .str.strip_prefix('"')
+                .str.strip_suffix('"')
+                .str.replace_all('""', '"', literal=True)
+            )
+            .otherwise(pl.col(name))
+            .alias(name)
+            for name in names
+        )
+    if odd:
+        at = pl.Series(list(odd), dtype=pl.UInt32)
+        patched = []
+        for j, name in enumerate(names):
+            column = cells[name].clone()
+            column.scatter(at, [cells_[j] if j < len(cells_) else "" for cells_ in odd.values()])
+            patched.append(column)
+        cells = cells.with_columns(patched)
+    return _Cut(file_name, header, delimiter, cells, plain.alias("plain"), odd)
+
+
+def _language(languages: LanguageTable, cell: str) -> str | None:
+    """The LMS code of a trimmed language cell ("" stays empty), None when unknown."""
+    return languages.code(cell) if cell else ""
+
+
+def _trimmed(column: pl.Series) -> pl.Series:
+    """``str.strip`` of each cell; the column itself when no cell needs it (no copy)."""
+    if column.str.contains(_EDGE_SPACE).any():
+        return column.str.strip_chars(_SPACES)
+    return column
+
+
+def _through(column: pl.Series, decide: Callable[[str], Any], dtype: Any) -> pl.Series | None:
+    """``decide`` applied once per distinct value (the reference function, not a copy of
+    it); None when the column has too many distinct values for that to pay."""
+    distinct = column.unique()
+    if distinct.len() > _MAX_DISTINCT:
+        return None
+    keys = distinct.to_list()
+    return column.replace_strict(keys, [decide(key) for key in keys], return_dtype=dtype)
+
+
+class _Later(Collection[str]):
+    """A set of strings made only when first asked: every ``uniqueId`` of the file (only
+    ``missing_users: delete`` asks), the e-mails handed to the target (a stand-in target
+    may never ask)."""
+
+    def __init__(self, make: Callable[[], frozenset[str]]) -> None:
+        self._make = make
+        self._set: frozenset[str] | None = None
+
+    def _all(self) -> frozenset[str]:
+        if self._set is None:
+            self._set = self._make()
+        return self._set
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._all()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+class _FileFacts:
+    """What the row rules make of each row, in columns, before any snapshot is read.
+
+    ``frame`` holds per row: ``regular`` (header width), ``uid`` (trimmed), ``active``,
+    ``email`` (normalized, null when invalid), ``user`` (the rules keep the row as an
+    Active user), the profile (``p0``...) and custom (``k0``...) values as the rules make
+    them, and ``combo``: the index of its (path, rule groups) in ``combos``.
+    """
+
+    def __init__(self, cut: _Cut, config: Hris, frame: pl.DataFrame, combos: list[tuple[Any, ...]]) -> None:
+        self.cut, self.config, self.frame, self.combos = cut, config, frame, combos
+        self.rules = Rules(cut.header, config)
+
+    @classmethod
+    def of(cls, cut: _Cut, config: Hris) -> _FileFacts | None:
+        import polars as pl  # noqa: PLC0415
+
+        r = Rules(cut.header, config)
+        cells = cut.cells
+        regular = cut.plain.clone()
+        fixed = [row for row, values in cut.odd.items() if len(values) == len(cut.header)]
+        if fixed:
+            regular.scatter(pl.Series(fixed, dtype=pl.UInt32), True)
+        active = _through(cells[f"c{r.status_i}"], rules.is_active, pl.Boolean)
+        email = _emails(cells[f"c{r.email_i}"])
+        if active is None or email is None:
+            return None
+        columns: list[pl.Series | pl.Expr] = [
+            cut.plain,
+            regular.alias("regular"),
+            _trimmed(cells[f"c{r.uid_i}"]).alias("uid"),
+            active.alias("active"),
+            email.alias("email"),
+        ]
+        valid: list[pl.Expr] = []
+        for pos, index in enumerate(r.profile_idx):
+            trimmed = _trimmed(cells[f"c{index}"])
+            if pos == r.lang_pos:
+                codes = _through(trimmed, partial(_language, r.languages), pl.String)
+                if codes is None:
+                    return None
+                trimmed = codes
+                valid.append(pl.col(f"p{pos}").is_not_null())
+            columns.append(trimmed.alias(f"p{pos}"))
+        dates = {pos for pos, _ in r.date_checks}
+        for pos, index in enumerate(r.custom_idx):
+            trimmed = _trimmed(cells[f"c{index}"])
+            columns.append(trimmed.alias(f"k{pos}"))
+            if pos in dates:
+                day = _through(trimmed, lambda value: not value or r.valid_date(value), pl.Boolean)
+                if day is None:
+                    return None
+                columns.append(day.alias(f"k{pos}_day"))
+                valid.append(pl.col(f"k{pos}_day"))
+        found = _combos(cells, cut.header, r)
+        if found is None:
+            return None
+        combo, combos = found
+        columns.append(combo)
+        frame = cells.select(columns)
+        ok = [combos[i][2] for i in range(len(combos))]
+        uids = frame["uid"]
+        if uids.n_unique() == uids.len():
+            twice = pl.Series([False] * uids.len())
+            frame = frame.with_columns(uid_twice=twice, uid_any_twice=twice)
+        else:
+            frame = frame.with_columns(
+                # Duplicates count among rows of the header's width, as ``desired._keys`` does.
+                uid_twice=pl.when(pl.col("regular")).then(pl.col("uid")).is_duplicated() & pl.col("regular"),
+                uid_any_twice=pl.col("uid").is_duplicated(),
+            )
+        frame = frame.with_columns(
+            combo_ok=pl.col("combo").replace_strict(list(range(len(combos))), ok, return_dtype=pl.Boolean),
+        )
+        user = (
+            pl.col("regular")
+            & (pl.col("uid") != "")
+            & ~pl.col("uid_twice")
+            & pl.col("active")
+            & pl.col("combo_ok")
+            & pl.col("email").is_not_null()
+        )
+        for condition in valid:
+            user = user & condition
+        frame = frame.with_columns(user=user.fill_null(False))
+        return cls(cut, config, frame, combos)
+
+    def active_emails(self) -> frozenset[str]:
+        """The addresses the reference hands the target: those of the Active users."""
+        return frozenset(self.frame.filter(self.frame["user"])["email"].to_list())
+
+    def desired(self, snapshot: Snapshot) -> DesiredState | None:
+        """The reference desired state of the rows not settled here, with the settled ones
+        counted; None when this path cannot vouch for the plan (the caller reads the file
+        the reference way)."""
+
+        settled = self.settled(snapshot)
+        if settled is None:
+            return None
+        cut, header = self.cut, self.cut.header
+        width = len(header)
+        names = [f"c{j}" for j in range(width)]
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        kept = cut.cells.select(names).with_row_index("row").filter(~settled)
+        for row, *values in kept.iter_rows():
+            odd = cut.odd.get(row)
+            if odd is None:
+                rows.append(values)
+            elif odd:
+                rows.append(odd)
+            else:
+                continue  # a blank line, which csv skips
+            lines.append(row + 2)
+        hris_file = HrisFile(cut.file_name, header, rows, lines, cut.delimiter, header_line=1)
+        desired = build_desired(hris_file, self.config)
+        done = self.frame.with_row_index("row").filter(settled)
+        without_rule = 0
+        if self.config.groups.rules:
+            rule_free = [not combo[1] for combo in self.combos]
+            without_rule = int(done["combo"].replace_strict(list(range(len(rule_free))), rule_free).sum())
+        uids = done["uid"]
+        reference = desired.present
+
+        def present() -> frozenset[str]:
+            return frozenset(reference).union(uids.to_list())
+
+        lookup: dict[str, int] = {}
+
+        def line_of(unique_id: str) -> int | None:
+            if not lookup and done.height:
+                lookup.update(zip(uids.to_list(), (row + 2 for row in done["row"].to_list()), strict=True))
+            return lookup.get(unique_id)
+
+        return replace(
+            desired,
+            present=_Later(present),
+            settled=done.height,
+            settled_without_rule=without_rule,
+            settled_line=line_of,
+        )
+
+    def settled(self, snapshot: Snapshot) -> pl.Series | None:
+        """Per row, whether it is settled; None when this path cannot decide the file."""
+        import polars as pl  # noqa: PLC0415
+
+        r, config = self.rules, self.config
+        fids = _custom_field_ids(r, config, snapshot)
+        if fids is None:
+            return None
+        try:
+            tree = GroupTree(snapshot, config)
+        except PlanError:
+            return None  # the reference planner raises it, with its message
+        lms = snapshot_columns(snapshot)
+        frame = self.frame
+        emails = frame["email"]
+        once = emails.is_null() | ~emails.is_in(
+            pl.Series(list(snapshot.mail_holders), dtype=pl.String).implode()
+        )
+        if emails.drop_nulls().n_unique() != emails.len() - emails.null_count():
+            once = once & ~emails.is_duplicated()
+        # No rule can delete or skip this row's user (a manager that others keep).
+        stays = frame["regular"] & (frame["uid"] != "") & ~frame["uid_any_twice"] & frame["active"] & once
+        users = lms.users.select("uid", pl.col("row").alias("m_row"))
+        frame = frame.with_columns(stays.alias("stays")).join(
+            users, on="uid", how="left", maintain_order="left"
+        )
+        m_row = frame["m_row"]
+
+        def lms_column(name: str) -> pl.Series:
+            return lms.users[name].gather(m_row)
+
+        ok = frame["plain"] & frame["user"] & frame["stays"] & (lms_column("status") == "active")
+        ok = ok & (frame["email"] == lms_column("mail"))
+        for pos, name in enumerate(r.profile_fields):
+            ok = ok & (frame[f"p{pos}"] == lms_column(PROFILE_ATTRIBUTES[name]))
+        for pos, fid in enumerate(fids):
+            ok = ok & (frame[f"k{pos}"] == lms.value(fid).gather(m_row).fill_null(""))
+        ok = ok & self._groups(frame, lms, tree)
+        if r.manager_i is not None:
+            ok = ok & self._managers(frame, lms)
+        return ok.fill_null(False).alias("settled")
+
+    def _groups(self, frame: pl.DataFrame, lms: SnapshotColumns, tree: GroupTree) -> pl.Series:
+        """Learner of the synchronized group, of exactly the scope groups the row wants (as
+        many, and each of them), and of no group the connector managed before."""
+        import polars as pl  # noqa: PLC0415
+
+        m_row = frame["m_row"]
+        number = lms.group_number
+        wanted = [
+            None if path is None else tree.wanted_groups(path, rule_groups)
+            for path, rule_groups, _ in self.combos
+        ]
+        combos = list(range(len(wanted)))
+        sizes = [None if w is None else len(w) for w in wanted]
+        want = frame["combo"].replace_strict(combos, sizes, return_dtype=pl.UInt32)
+        scope = pl.Series([number[g] for g in tree.scope - {tree.root_id} if g in number], dtype=pl.UInt32)
+        # Per user: how many scope groups it is learner of, and the smallest one's number.
+        held = (
+            lms.roles.filter(pl.col("group").is_in(scope.implode()))
+            .group_by("row")
+            .agg(pl.len().alias("n"), pl.col("group").min().alias("first"))
+        )
+        count = pl.Series([0] * lms.users.height, dtype=pl.UInt32)
+        first = pl.Series([None] * lms.users.height, dtype=pl.UInt32)
+        count.scatter(held["row"], held["n"])
+        first.scatter(held["row"], held["first"])
+        ok = lms.holders(tree.root_id).gather(m_row) & (want == count.gather(m_row))
+        for group in tree.former:
+            ok = ok & ~lms.holders(group).gather(m_row)
+        # One wanted group (the usual leaf): the one held is it. More: each is looked up.
+        sole = [None if w is None or len(w) != 1 else number.get(w[0]) for w in wanted]
+        ok = ok & (
+            (want != 1)
+            | (frame["combo"].replace_strict(combos, sole, return_dtype=pl.UInt32) == first.gather(m_row))
+        )
+        depth = max((len(w) for w in wanted if w is not None), default=0)
+        if depth > 1:
+            pairs = lms.roles.select(pl.col("row").cast(pl.UInt64) * _SHIFT + pl.col("group")).to_series()
+            for j in range(depth):
+                at = [number.get(w[j]) if w is not None and j < len(w) else None for w in wanted]
+                code = frame["combo"].replace_strict(combos, at, return_dtype=pl.UInt64)
+                key = m_row.cast(pl.UInt64) * _SHIFT + code
+                ok = ok & ((want <= 1) | (want <= j) | key.is_in(pairs.implode()).fill_null(False))
+        return ok
+
+    def _managers(self, frame: pl.DataFrame, lms: SnapshotColumns) -> pl.Series:
+        """The user has exactly the manager its cell names ("" for none), and that
+        manager's row stays (the reference re-plans users whose manager the plan deletes or
+        skips)."""
+        import polars as pl  # noqa: PLC0415
+
+        assert self.rules.manager_i is not None
+        boss = _trimmed(self.cut.cells[f"c{self.rules.manager_i}"]).alias("boss")
+        # Most managers are rows of the file: their LMS id and fate come from the row
+        # (a uniqueId on two rows never stays, so the first one found is as good).
+        m_row = frame["m_row"]
+        live_id = lms.users.select(pl.when(pl.col("status") != "deleted").then(pl.col("id")))
+        rows = (
+            frame.select(
+                pl.col("uid").alias("boss"),
+                live_id.to_series().gather(m_row).alias("boss_id"),
+                pl.col("stays").alias("boss_stays"),
+            )
+            .filter(pl.col("boss") != "")
+            .unique("boss", keep="first")
+        )
+        found = pl.DataFrame([boss]).join(rows, on="boss", how="left", maintain_order="left")
+        boss_id, in_file = found["boss_id"], found["boss_stays"].is_not_null()
+        safe = found["boss_stays"].fill_null(False)
+        absent = ~in_file & (boss != "")
+        if absent.any():
+            # A manager not in the file: still linked and live in the LMS? It stays unless
+            # missing users are deleted.
+            live = lms.users.filter(pl.col("status") != "deleted").select(
+                pl.col("uid").alias("boss"), pl.col("id").alias("outside_id")
+            )
+            outside = pl.DataFrame([boss]).join(live, on="boss", how="left", maintain_order="left")[
+                "outside_id"
+            ]
+            boss_id = boss_id.zip_with(in_file, outside)
+            if self.config.missing_users != "delete":
+                safe = safe | absent
+        managers = lms.users["managers"].gather(m_row)
+        empty = (boss == "") & (managers == "")
+        named = (boss != frame["uid"]) & boss_id.is_not_null() & (managers == boss_id) & safe
+        return (empty | named).fill_null(False)
+
+
+def _custom_field_ids(r: Rules, config: Hris, snapshot: Snapshot) -> list[str] | None:
+    """The definition each mapped custom column feeds, as the planner picks it; None when
+    the plan creates a definition or takes a renamed one's values away (rare runs, planned
+    the reference way)."""
+    by_name: dict[str, str] = {}
+    for definition in sorted(snapshot.custom_fields, key=attrgetter("id")):
+        by_name.setdefault(definition.name, definition.id)
+    fids = [by_name.get(title) for _, title, _ in r.custom]
+    still_ours = fed_definition_ids(snapshot.custom_fields, config.custom_field_titles)
+    if None in fids or snapshot.previous_custom_fields - still_ours:
+        return None
+    return [fid for fid in fids if fid is not None]
+
+
+def _emails(column: pl.Series) -> pl.Series | None:
+    """``rows.normalize_email`` of each cell (null when invalid): cells already in the
+    plain form it returns unchanged are kept, the others go through it one by one."""
+    import polars as pl  # noqa: PLC0415
+
+    plain = column.str.contains(_PLAIN_EMAIL)
+    if plain.all():
+        return column
+    others = column.filter(~plain).unique()
+    if others.len() > _MAX_DISTINCT:
+        return None
+    found = others.to_list()
+    normalized = pl.Series([rules.normalize_email(value) for value in found], dtype=pl.String)
+    return column.zip_with(plain, column.replace(found, normalized)).alias(column.name)
+
+
+def _combos(
+    cells: pl.DataFrame, header: tuple[str, ...], r: Rules
+) -> tuple[pl.Series, list[tuple[Any, ...]]] | None:
+    """Per row, an index into the distinct combinations of its filter, level and rule
+    cells, each decided once by the reference rules: (group path or None when a level
+    cannot be a group name, rule groups, whether the filter keeps it and the path is good)."""
+    import polars as pl  # noqa: PLC0415
+
+    keys = sorted({*r.level_idx, *r.rule_idx, *(i for i, _ in (r.keep.tests if r.keep else ()))})
+    if not keys:
+        return pl.Series("combo", [0] * cells.height, pl.UInt32), [((), (), True)]
+    names = [f"c{i}" for i in keys]
+    distinct = cells.select(names).unique(maintain_order=True)
+    if distinct.height > _MAX_DISTINCT:
+        return None
+    combos: list[tuple[Any, ...]] = []
+    for values in distinct.iter_rows():
+        row = [""] * len(header)
+        for i, value in zip(keys, values, strict=True):
+            row[i] = value
+        keep = r.keep is None or r.keep.matches(row)
+        path, bad = r.path(row) if r.level_idx else ((), None)
+        combos.append((None if bad is not None else path, r.rule_groups(row), keep and bad is None))
+    table = distinct.with_columns(pl.Series("combo", range(len(combos)), pl.UInt32))
+    combo = cells.select(names).join(table, on=names, how="left", maintain_order="left")["combo"]
+    return combo, combos
