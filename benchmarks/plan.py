@@ -1,21 +1,24 @@
 """Benchmark: plan an HRIS file of N users against a same-size snapshot with 5% drift, beside a
 bare csv.reader pass over the same bytes; time and peak memory, in one run.
 
-What "plan time" is: ``read_rows`` + ``build_desired`` + ``plan_sync`` on the file's bytes
-already in memory. It excludes reading the file from disk and building the ``Snapshot``,
+What "plan time" is: ``plan_input`` (read the file's bytes, already in memory, into the
+desired state) + ``plan_sync``, on both paths: the columnar one (``engine/hris/columnar.py``,
+what a file this size takes) and the reference one (``read_rows`` + ``build_desired``), each
+with the same plan. It excludes reading the file from disk and building the ``Snapshot``,
 which the target adapter does while paging through the LMS API (its build time, indexes
-included, is printed separately). The bare pass is
+included, is printed separately; so is the build of the snapshot's columns, with the ratio
+it would add). The bare pass is
 ``sum(1 for _ in csv.reader(io.StringIO(bytes.decode("utf-8-sig"), newline="")))``.
 
 Each measurement runs in its own subprocess, so each peak (``ru_maxrss``, the whole
 process) is its own; timings are the best of ``--repeat`` runs, without tracemalloc, and the
-bare pass is timed before and after the core (best kept). The
+bare pass is timed before and after the cores (best kept). The
 heap is collected once after building the snapshot, so no phase pays the garbage
 collector's debt for the snapshot's millions of objects. Two files are planned: the
 export as most HRIS write it (no quotes), and the same rows with every field quoted
-(``--quoting all``), which takes the csv.reader path instead of the split fast path.
+(``--quoting all``).
 Goal (issue 4): plan <= 3x the bare pass, and <= 2 GiB peak at 1M users.
-``--profile`` adds a cProfile of one run (in its own process, after the measurements).
+``--profile`` adds a cProfile of one columnar run (in its own process, after the measurements).
 
     python benchmarks/plan.py --users 100000
     python benchmarks/plan.py --users 1000000
@@ -149,40 +152,45 @@ def bare_pass(path: str, repeat: int) -> dict[str, Any]:
     return {"seconds": best, "rows": rows, "peak": _peak()}
 
 
-def core_pass(path: str, users: int, repeat: int) -> dict[str, Any]:
-    from engine.hris import build_desired, plan_sync, read_rows  # noqa: PLC0415
+def core_pass(path: str, users: int, repeat: int, *, columnar: bool) -> dict[str, Any]:
+    from engine.hris import plan_sync  # noqa: PLC0415
+    from engine.hris.columnar import plan_input, snapshot_columns  # noqa: PLC0415
 
     hris = config()
     started = time.perf_counter()
     snapshot = build_snapshot(users)
     result: dict[str, Any] = {"snapshot_seconds": time.perf_counter() - started}
+    if columnar:
+        # The snapshot's columns are one more index of it (like by_unique_id), built once.
+        started = time.perf_counter()
+        snapshot_columns(snapshot)
+        result["columns_seconds"] = time.perf_counter() - started
     gc.collect()
     data = Path(path).read_bytes()
     result["peak_before"] = _peak()
     best: dict[str, float] = {}
     for run in range(repeat):
         times = [time.perf_counter()]
-        hris_file = read_rows(data, file_name=Path(path).name, naming=hris.file)
+        desired, _ = plan_input(
+            data, file_name=Path(path).name, config=hris, snapshot_of=lambda _: snapshot, columnar=columnar
+        )
         times.append(time.perf_counter())
         peaks = [_peak()]
-        desired = build_desired(hris_file, hris)
-        times.append(time.perf_counter())
-        peaks.append(_peak())
         plan = plan_sync(desired, snapshot, hris, allow_deletions=users)
         times.append(time.perf_counter())
         peaks.append(_peak())
         phases = {
-            "read": times[1] - times[0],
-            "desired": times[2] - times[1],
-            "plan": times[3] - times[2],
-            "total": times[3] - times[0],
+            "desired": times[1] - times[0],
+            "plan": times[2] - times[1],
+            "total": times[2] - times[0],
         }
         best = {k: min(v, best.get(k, v)) for k, v in phases.items()}
         if run == 0:
             # The first run sets the peak; later ones reuse its memory once it is freed.
             result["peaks"] = peaks
             result["actions"], result["summary"] = len(plan.actions), repr(plan.summary)
-        del hris_file, desired, plan
+            result["settled"] = desired.settled
+        del desired, plan
     result["seconds"] = best
     return result
 
@@ -192,15 +200,17 @@ def profile_pass(path: str, users: int) -> None:
     import cProfile  # noqa: PLC0415
     import pstats  # noqa: PLC0415
 
-    from engine.hris import build_desired, plan_sync, read_rows  # noqa: PLC0415
+    from engine.hris import plan_sync  # noqa: PLC0415
+    from engine.hris.columnar import plan_input, snapshot_columns  # noqa: PLC0415
 
     hris = config()
     snapshot = build_snapshot(users)
+    snapshot_columns(snapshot)
     gc.collect()
     data = Path(path).read_bytes()
     profiler = cProfile.Profile()
     profiler.enable()
-    desired = build_desired(read_rows(data, file_name=Path(path).name, naming=hris.file), hris)
+    desired, _ = plan_input(data, file_name=Path(path).name, config=hris, snapshot_of=lambda _: snapshot)
     plan_sync(desired, snapshot, hris, allow_deletions=users)
     profiler.disable()
     pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(20)
@@ -214,21 +224,26 @@ def measure(mode: str, path: Path, users: int, repeat: int) -> dict[str, Any]:
     return result
 
 
-def report(label: str, size: int, bare: dict[str, Any], core: dict[str, Any]) -> None:
-    s = core["seconds"]
-    ratio = s["total"] / bare["seconds"]
-    read_peak, desired_peak, plan_peak = (p / MIB for p in core["peaks"])
+def report(label: str, size: int, bare: dict[str, Any], cores: dict[str, dict[str, Any]]) -> None:
     print(f"\n{label} ({size / MIB:.0f} MiB)")
-    print(f"  bare csv.reader pass:  {bare['seconds']:6.2f} s   peak {bare['peak'] / MIB:5.0f} MiB")
-    print(
-        f"  read+desired+plan:     {s['total']:6.2f} s   peak {plan_peak:5.0f} MiB   ratio {ratio:.2f}x "
-        f"(goal <= 3x)"
-    )
-    print(
-        f"    read {s['read']:.2f} s (peak {read_peak:.0f} MiB), desired {s['desired']:.2f} s "
-        f"(peak {desired_peak:.0f} MiB), plan {s['plan']:.2f} s (peak {plan_peak:.0f} MiB)"
-    )
-    print(f"    {core['actions']} actions; {core['summary']}")
+    print(f"  bare csv.reader pass:   {bare['seconds']:6.2f} s   peak {bare['peak'] / MIB:5.0f} MiB")
+    for name, core in cores.items():
+        s = core["seconds"]
+        ratio = s["total"] / bare["seconds"]
+        desired_peak, plan_peak = (p / MIB for p in core["peaks"])
+        goal = " (goal <= 3x)" if name == "columnar" else ""
+        label = f"{name} path:"
+        print(f"  {label:<22} {s['total']:6.2f} s   peak {plan_peak:5.0f} MiB   ratio {ratio:.2f}x{goal}")
+        print(
+            f"    read+desired {s['desired']:.2f} s (peak {desired_peak:.0f} MiB), plan {s['plan']:.2f} s; "
+            f"{core['settled']} rows settled in columns"
+        )
+        if "columns_seconds" in core:
+            print(
+                f"    + the snapshot's columns, built once per snapshot: {core['columns_seconds']:.2f} s "
+                f"(ratio with them {(s['total'] + core['columns_seconds']) / bare['seconds']:.2f}x)"
+            )
+        print(f"    {core['actions']} actions; {core['summary']}")
 
 
 def main() -> None:
@@ -244,7 +259,11 @@ def main() -> None:
         if mode == "profile":
             profile_pass(path, args.users)
             return
-        result = bare_pass(path, args.repeat) if mode == "bare" else core_pass(path, args.users, args.repeat)
+        result = (
+            bare_pass(path, args.repeat)
+            if mode == "bare"
+            else core_pass(path, args.users, args.repeat, columnar=mode == "columnar")
+        )
         print(json.dumps(result))
         return
     options = f"--users {args.users} --repeat {args.repeat} --quoting {args.quoting}"
@@ -257,17 +276,18 @@ def main() -> None:
             # The bare pass is timed before and after the core (best kept): a neighbour's
             # burst during one of them must not move the ratio either way.
             bare = measure("bare", path, args.users, args.repeat)
-            core = measure("core", path, args.users, args.repeat)
+            cores = {mode: measure(mode, path, args.users, args.repeat) for mode in ("columnar", "reference")}
             again = measure("bare", path, args.users, args.repeat)
             bare["seconds"] = min(bare["seconds"], again["seconds"])
             if name == chosen[0]:
+                core = cores["columnar"]
                 print(
                     f"snapshot (built by the target adapter, not timed above): {args.users} users in "
                     f"{core['snapshot_seconds']:.1f} s; process peak after it "
-                    f"{core['peak_before'] / MIB:.0f} MiB (file bytes included)"
+                    f"{core['peak_before'] / MIB:.0f} MiB (file bytes and columns included)"
                 )
             quoted = "no quotes" if name == "minimal" else "every field quoted"
-            report(f"{args.users} users, {quoted}", path.stat().st_size, bare, core)
+            report(f"{args.users} users, {quoted}", path.stat().st_size, bare, cores)
             if args.profile:
                 subprocess.run(
                     [sys.executable, __file__, "--child", "profile", str(path), "--users", str(args.users)],
