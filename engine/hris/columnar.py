@@ -467,7 +467,7 @@ class _FileFacts:
             lines.append(row + 2)
         hris_file = HrisFile(cut.file_name, header, rows, lines, cut.delimiter, header_line=1)
         desired = build_desired(hris_file, self.config)
-        done = self.frame.with_row_index("row").filter(settled)
+        done = self.frame.select("uid", "combo").with_row_index("row").filter(settled)
         without_rule = 0
         if self.config.groups.rules:
             rule_free = [not combo[1] for combo in self.combos]
@@ -516,10 +516,9 @@ class _FileFacts:
         # No rule can delete or skip this row's user (a manager that others keep).
         stays = frame["regular"] & (frame["uid"] != "") & ~frame["uid_any_twice"] & frame["active"] & once
         users = lms.users.select("uid", pl.col("row").alias("m_row"))
-        frame = frame.with_columns(stays.alias("stays")).join(
-            users, on="uid", how="left", maintain_order="left"
-        )
-        m_row = frame["m_row"]
+        # Only the key goes through the join: joining the whole frame would copy every column.
+        m_row = frame.select("uid").join(users, on="uid", how="left", maintain_order="left")["m_row"]
+        frame = frame.with_columns(stays.alias("stays"), m_row)
 
         def lms_column(name: str) -> pl.Series:
             return lms.users[name].gather(m_row)
