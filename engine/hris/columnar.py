@@ -102,7 +102,7 @@ class SnapshotColumns:
     """The linked users of a snapshot as columns: what the comparison reads.
 
     ``users``: one row per linked user: uid (our external id), id, status, mail, the
-    profile attributes ("" for none), managers (ids joined by U+001F) and its ``row``
+    profile attributes ("" for none), managers (each id after a U+001F) and its ``row``
     number; ``custom``: (row, field_id, value) per custom value; ``roles``: (row, group
     number) per learner role, groups numbered by ``group_number``.
     """
@@ -117,7 +117,8 @@ class SnapshotColumns:
         for name in ("id", "status", *PROFILE_ATTRIBUTES.values()):
             column = pl.Series(name, list(map(attrgetter(name), users)), dtype=pl.String)
             series.append(column.fill_null("") if name in PROFILE_ATTRIBUTES.values() else column)
-        managers = list(map(_SEP.join, map(attrgetter("managers"), users)))
+        # Each id after a separator: no manager is "", one manager with an empty id is not.
+        managers = ["".join(_SEP + held for held in ids_) for ids_ in map(attrgetter("managers"), users)]
         series.append(pl.Series("managers", managers, dtype=pl.String))
         del managers
         self.users = pl.DataFrame(series).with_row_index("row")
@@ -224,8 +225,10 @@ def _cut(data: bytes, file_name: str, config: Hris) -> _Cut | None:
         require_columns(HrisFile(file_name, header, (), (), delimiter, header_line=1), config)
     except (UnicodeDecodeError, FileLevelError, csv.Error):
         return None
-    rows = body[end + 1 :]
-    if rows.isspace() or not rows:
+    # From the header's line break on: polars sees an empty first line, never the data's own
+    # first bytes (it would drop a BOM there, or take them for a compressed stream's magic).
+    rows = body[end:]
+    if rows.isspace():
         return None
     expected = rows.count(b"\n") + (0 if rows.endswith(b"\n") else 1)
     width = len(header)
@@ -239,11 +242,16 @@ def _cut(data: bytes, file_name: str, config: Hris) -> _Cut | None:
             schema={"line": pl.String},
             empty_string_is_null=False,
         )["line"]
-    except pl.exceptions.PolarsError:
+    except (pl.exceptions.PolarsError, OSError):
         return None  # undecodable bytes among others: the reference reader says where
     longest = raw.str.len_chars().max()
-    if raw.len() != expected or (isinstance(longest, int) and longest >= csv.field_size_limit()):
+    if (
+        raw.len() != expected
+        or raw[0] != ""
+        or (isinstance(longest, int) and longest >= csv.field_size_limit())
+    ):
         return None
+    raw = raw.slice(1)
     plain = (raw.str.count_matches(delimiter, literal=True) == width - 1) & (raw != "")
     quoted = b'"' in rows
     if quoted:
@@ -277,10 +285,11 @@ def _cut(data: bytes, file_name: str, config: Hris) -> _Cut | None:
             truncate_ragged_lines=True,
             empty_string_is_null=False,
         )
-    except pl.exceptions.PolarsError:
+    except (pl.exceptions.PolarsError, OSError):
         return None
     if cells.height != expected or cells.null_count().sum_horizontal().item():
         return None
+    cells = cells.slice(1)
     if quoted and odd_quotes:
         cells = cells.with_columns(
             pl.when(pl.col(name).str.starts_with('"'))
@@ -617,7 +626,7 @@ class _FileFacts:
                 safe = safe | absent
         managers = lms.users["managers"].gather(m_row)
         empty = (boss == "") & (managers == "")
-        named = (boss != frame["uid"]) & boss_id.is_not_null() & (managers == boss_id) & safe
+        named = (boss != frame["uid"]) & boss_id.is_not_null() & (managers == _SEP + boss_id) & safe
         return (empty | named).fill_null(False)
 
 
