@@ -242,8 +242,9 @@ def _cut(data: bytes, file_name: str, config: Hris) -> _Cut | None:
             schema={"line": pl.String},
             empty_string_is_null=False,
         )["line"]
-    except (pl.exceptions.PolarsError, OSError):
-        return None  # undecodable bytes among others: the reference reader says where
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError):
+        # Undecodable bytes among others (or a reader panic): the reference reader says where.
+        return None
     longest = raw.str.len_chars().max()
     if (
         raw.len() != expected
@@ -285,7 +286,7 @@ def _cut(data: bytes, file_name: str, config: Hris) -> _Cut | None:
             truncate_ragged_lines=True,
             empty_string_is_null=False,
         )
-    except (pl.exceptions.PolarsError, OSError):
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError):
         return None
     if cells.height != expected or cells.null_count().sum_horizontal().item():
         return None
