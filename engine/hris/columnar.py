@@ -118,7 +118,7 @@ class SnapshotColumns:
             column = pl.Series(name, list(map(attrgetter(name), users)), dtype=pl.String)
             series.append(column.fill_null("") if name in PROFILE_ATTRIBUTES.values() else column)
         # Each id after a separator: no manager is "", one manager with an empty id is not.
-        managers = ["".join(_SEP + held for held in ids_) for ids_ in map(attrgetter("managers"), users)]
+        managers = [_SEP + _SEP.join(held) if held else "" for held in map(attrgetter("managers"), users)]
         series.append(pl.Series("managers", managers, dtype=pl.String))
         del managers
         self.users = pl.DataFrame(series).with_row_index("row")
