@@ -370,9 +370,10 @@ class _FileFacts:
     them, and ``combo``: the index of its (path, rule groups) in ``combos``.
     """
 
-    def __init__(self, cut: _Cut, config: Hris, frame: pl.DataFrame, combos: list[tuple[Any, ...]]) -> None:
-        self.cut, self.config, self.frame, self.combos = cut, config, frame, combos
-        self.rules = Rules(cut.header, config)
+    def __init__(
+        self, cut: _Cut, config: Hris, rules_: Rules, frame: pl.DataFrame, combos: list[tuple[Any, ...]]
+    ) -> None:
+        self.cut, self.config, self.rules, self.frame, self.combos = cut, config, rules_, frame, combos
 
     @classmethod
     def of(cls, cut: _Cut, config: Hris) -> _FileFacts | None:
@@ -446,7 +447,7 @@ class _FileFacts:
         for condition in valid:
             user = user & condition
         frame = frame.with_columns(user=user.fill_null(False))
-        return cls(cut, config, frame, combos)
+        return cls(cut, config, r, frame, combos)
 
     def active_emails(self) -> frozenset[str]:
         """The addresses the reference hands the target: those of the Active users."""
