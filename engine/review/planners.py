@@ -12,7 +12,7 @@ This module must never talk to a target or a source: everything it plans is give
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,10 @@ from engine.hris import (
     DeletionGuardTrippedError,
     LmsGroup,
     Snapshot,
-    build_desired,
     plan_sync,
     plan_to_json,
-    read_rows,
 )
+from engine.hris.columnar import plan_input
 from engine.hris.groups import deployed_memory
 from engine.review.effect import Planner
 
@@ -84,14 +83,19 @@ def file_planner(snapshot: Snapshot | None = None) -> Planner:
             data = input.read_bytes()
         except OSError as exc:
             raise PlanError(f"cannot read the input file {input}: {exc.strerror}") from exc
-        hris_file = read_rows(data, file_name=input.name, naming=config.hris.file)
-        desired = build_desired(hris_file, config.hris)
-        try:
-            current = snapshot if snapshot is not None else empty_instance(config.hris)
+        hris = config.hris
+
+        def instance(_: Collection[str]) -> Snapshot:
+            current = snapshot if snapshot is not None else empty_instance(hris)
             if deployed is not None and deployed.hris is not None:
                 fed, managed = deployed_memory(deployed.hris, current.groups, current.custom_fields)
                 current = replace(current, previous_custom_fields=fed, previous_groups=managed)
-            planned = plan_sync(desired, current, config.hris)
+            return current
+
+        # The same entry as a sync's: a big file takes the columnar path here too.
+        desired, current = plan_input(data, file_name=input.name, config=hris, snapshot_of=instance)
+        try:
+            planned = plan_sync(desired, current, hris)
         except DeletionGuardTrippedError as exc:  # a dry run still shows what the guard stopped
             planned = exc.plan
         return plan_to_json(planned, show_personal_data=config.review.show_personal_data)
