@@ -42,7 +42,7 @@ from engine.hris.gcpause import without_collector
 from engine.hris.groups import GroupTree
 from engine.hris.reader import HrisFile, detect_delimiter, parse_header, read_rows
 from engine.hris.rows import LanguageTable
-from engine.hris.snapshot import PROFILE_ATTRIBUTES, Snapshot, fed_definition_ids
+from engine.hris.snapshot import PROFILE_ATTRIBUTES, Snapshot, definitions_by_name, fed_definition_ids
 
 if TYPE_CHECKING:
     import polars as pl
@@ -639,10 +639,8 @@ def _custom_field_ids(r: Rules, config: Hris, snapshot: Snapshot) -> list[str] |
     """The definition each mapped custom column feeds, as the planner picks it; None when
     the plan creates a definition or takes a renamed one's values away (rare runs, planned
     the reference way)."""
-    by_name: dict[str, str] = {}
-    for definition in sorted(snapshot.custom_fields, key=attrgetter("id")):
-        by_name.setdefault(definition.name, definition.id)
-    fids = [by_name.get(title) for _, title, _ in r.custom]
+    by_name = definitions_by_name(snapshot.custom_fields)
+    fids = [by_name[title].id if title in by_name else None for _, title, _ in r.custom]
     still_ours = fed_definition_ids(snapshot.custom_fields, config.custom_field_titles)
     if None in fids or snapshot.previous_custom_fields - still_ours:
         return None

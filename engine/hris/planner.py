@@ -51,10 +51,10 @@ from engine.hris.plan import Change, FieldChange, Guard, Plan, Summary
 from engine.hris.rows import Problem
 from engine.hris.snapshot import (
     PROFILE_ATTRIBUTES,
-    CustomFieldDefinition,
     CustomValue,
     LmsUser,
     Snapshot,
+    definitions_by_name,
     fed_definition_ids,
 )
 from engine.hris.unchanged import Settled, manager_rows, settle
@@ -136,9 +136,7 @@ class _Planner:
     # --- custom fields -----------------------------------------------------------------
 
     def _custom_setup(self) -> None:
-        by_name: dict[str, CustomFieldDefinition] = {}
-        for definition in sorted(self.snapshot.custom_fields, key=lambda d: d.id):
-            by_name.setdefault(definition.name, definition)
+        by_name = definitions_by_name(self.snapshot.custom_fields)
         self.field_names = {d.id: d.name for d in self.snapshot.custom_fields}
         self.targets: list[tuple[str, str, str | None]] = []
         self.new_fields: list[CreateCustomField] = []

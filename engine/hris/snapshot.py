@@ -65,13 +65,19 @@ class CustomFieldDefinition:
     type: str = "string"
 
 
-def fed_definition_ids(definitions: Iterable[CustomFieldDefinition], titles: Collection[str]) -> set[str]:
-    """Ids of the definitions carrying ``titles``, one per title: with two of one name, the
-    smallest id, the one the planner feeds."""
-    by_name: dict[str, str] = {}
+def definitions_by_name(definitions: Iterable[CustomFieldDefinition]) -> dict[str, CustomFieldDefinition]:
+    """The definition the planner feeds for each name: with two of one name, the smallest id
+    (so that every run picks the same one)."""
+    by_name: dict[str, CustomFieldDefinition] = {}
     for definition in sorted(definitions, key=attrgetter("id")):
-        by_name.setdefault(definition.name, definition.id)
-    return {by_name[title] for title in titles if title in by_name}
+        by_name.setdefault(definition.name, definition)
+    return by_name
+
+
+def fed_definition_ids(definitions: Iterable[CustomFieldDefinition], titles: Collection[str]) -> set[str]:
+    """Ids of the definitions carrying ``titles``, one per title (``definitions_by_name``)."""
+    by_name = definitions_by_name(definitions)
+    return {by_name[title].id for title in titles if title in by_name}
 
 
 @dataclass(frozen=True, slots=True)
