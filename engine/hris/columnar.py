@@ -27,12 +27,12 @@ This module must never emit an action or a problem, nor read a clock or do I/O.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from itertools import chain, repeat
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.config.models import Hris
 from engine.errors import FileLevelError, PlanError
@@ -46,6 +46,8 @@ from engine.hris.snapshot import PROFILE_ATTRIBUTES, Snapshot, definitions_by_na
 
 if TYPE_CHECKING:
     import polars as pl
+
+ColumnT = TypeVar("ColumnT", "pl.Series", "pl.Expr")
 
 #: From this size on (about 70,000 rows of a usual export), ``plan_input`` takes this path.
 MIN_BYTES = 8 << 20
@@ -84,18 +86,20 @@ def plan_input(
     ``MIN_BYTES`` on, True for any size (tests compare both paths), False never. The
     desired state returned plans, with ``plan_sync``, byte for byte as the reference's.
     """
+
+    def reference() -> DesiredState:
+        return build_desired(read_rows(data, file_name=file_name, naming=config.file), config)
+
     wanted = columnar if columnar is not None else len(data) >= MIN_BYTES
     cut = _cut(data, file_name, config) if wanted else None
     facts = _FileFacts.of(cut, config) if cut is not None else None
     if facts is None:
-        desired = build_desired(read_rows(data, file_name=file_name, naming=config.file), config)
+        desired = reference()
         users = desired.users
         return desired, snapshot_of(_Later(lambda: frozenset(u.email for u in users.values() if u.active)))
     snapshot = snapshot_of(_Later(facts.active_emails))
     settled = facts.desired(snapshot)
-    if settled is None:
-        return build_desired(read_rows(data, file_name=file_name, naming=config.file), config), snapshot
-    return settled, snapshot
+    return (reference() if settled is None else settled), snapshot
 
 
 # --- the snapshot in columns ----------------------------------------------------------
@@ -330,6 +334,11 @@ def _trimmed(column: pl.Series) -> pl.Series:
     return column
 
 
+def _per_combo(combo: ColumnT, values: Sequence[Any], dtype: Any) -> ColumnT:
+    """Each row's value for its combination number (``_combos``): ``values[combo]``."""
+    return combo.replace_strict(list(range(len(values))), list(values), return_dtype=dtype)
+
+
 def _through(column: pl.Series, decide: Callable[[str], Any], dtype: Any) -> pl.Series | None:
     """``decide`` applied once per distinct value (the reference function, not a copy of
     it); None when the column has too many distinct values for that to pay."""
@@ -425,7 +434,6 @@ class _FileFacts:
         combo, combos = found
         columns.append(combo)
         frame = cells.select(columns)
-        ok = [combos[i][2] for i in range(len(combos))]
         uids = frame["uid"]
         if uids.n_unique() == uids.len():
             twice = pl.Series([False] * uids.len())
@@ -437,7 +445,7 @@ class _FileFacts:
                 uid_any_twice=pl.col("uid").is_duplicated(),
             )
         frame = frame.with_columns(
-            combo_ok=pl.col("combo").replace_strict(list(range(len(combos))), ok, return_dtype=pl.Boolean),
+            combo_ok=_per_combo(pl.col("combo"), [combo[2] for combo in combos], pl.Boolean),
         )
         user = (
             pl.col("regular")
@@ -460,6 +468,7 @@ class _FileFacts:
         """The reference desired state of the rows not settled here, with the settled ones
         counted; None when this path cannot vouch for the plan (the caller reads the file
         the reference way)."""
+        import polars as pl  # noqa: PLC0415
 
         settled = self.settled(snapshot)
         if settled is None:
@@ -485,7 +494,7 @@ class _FileFacts:
         without_rule = 0
         if self.config.groups.rules:
             rule_free = [not combo[1] for combo in self.combos]
-            without_rule = int(done["combo"].replace_strict(list(range(len(rule_free))), rule_free).sum())
+            without_rule = int(_per_combo(done["combo"], rule_free, pl.Boolean).sum())
         uids = done["uid"]
         reference = desired.present
 
@@ -559,9 +568,8 @@ class _FileFacts:
             None if path is None else tree.wanted_groups(path, rule_groups)
             for path, rule_groups, _ in self.combos
         ]
-        combos = list(range(len(wanted)))
-        sizes = [None if w is None else len(w) for w in wanted]
-        want = frame["combo"].replace_strict(combos, sizes, return_dtype=pl.UInt32)
+        combo = frame["combo"]
+        want = _per_combo(combo, [None if w is None else len(w) for w in wanted], pl.UInt32)
         scope = pl.Series([number[g] for g in tree.scope - {tree.root_id} if g in number], dtype=pl.UInt32)
         # Per user: how many scope groups it is learner of, and the smallest one's number.
         held = (
@@ -578,16 +586,13 @@ class _FileFacts:
             ok = ok & ~lms.holders(group).gather(m_row)
         # One wanted group (the usual leaf): the one held is it. More: each is looked up.
         sole = [None if w is None or len(w) != 1 else number.get(w[0]) for w in wanted]
-        ok = ok & (
-            (want != 1)
-            | (frame["combo"].replace_strict(combos, sole, return_dtype=pl.UInt32) == first.gather(m_row))
-        )
+        ok = ok & ((want != 1) | (_per_combo(combo, sole, pl.UInt32) == first.gather(m_row)))
         depth = max((len(w) for w in wanted if w is not None), default=0)
         if depth > 1:
             pairs = lms.roles.select(pl.col("row").cast(pl.UInt64) * _SHIFT + pl.col("group")).to_series()
             for j in range(depth):
                 at = [number.get(w[j]) if w is not None and j < len(w) else None for w in wanted]
-                code = frame["combo"].replace_strict(combos, at, return_dtype=pl.UInt64)
+                code = _per_combo(combo, at, pl.UInt64)
                 key = m_row.cast(pl.UInt64) * _SHIFT + code
                 ok = ok & ((want <= 1) | (want <= j) | key.is_in(pairs.implode()).fill_null(False))
         return ok
