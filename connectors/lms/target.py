@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeVar
 
 from connectors.lms.bulk import BulkItemResult, Membership
 from connectors.lms.client import LmsClient
+from connectors.lms.pages import SnapshotValues, definition_of, group_of
 from engine.apply.target import MemberFailure, Written
 from engine.config.models import CustomerConfig, Hris
 from engine.config.secrets import resolve_secret
@@ -53,15 +54,7 @@ from engine.hris.actions import (
     UserRef,
 )
 from engine.hris.groups import deployed_memory
-from engine.hris.snapshot import (
-    CustomFieldDefinition,
-    CustomValue,
-    ExternalId,
-    LmsGroup,
-    LmsUser,
-    Snapshot,
-    UserStatus,
-)
+from engine.hris.snapshot import ExternalId, LmsGroup, Snapshot
 
 T = TypeVar("T")
 
@@ -168,8 +161,8 @@ class LmsTarget:
         field definitions, groups); no user is read."""
 
         def read() -> tuple[frozenset[str], frozenset[str]]:
-            fields = [_definition(raw) for raw in self.client.iter_custom_fields()]
-            return deployed_memory(hris, map(_group, self.client.iter_groups()), fields)
+            fields = [definition_of(raw) for raw in self.client.iter_custom_fields()]
+            return deployed_memory(hris, map(group_of, self.client.iter_groups()), fields)
 
         return self._explained(read)
 
@@ -202,12 +195,13 @@ class LmsTarget:
         previous_groups: frozenset[str] = frozenset(),
     ) -> Snapshot:
         self.platform, self.root_group = hris.platform, hris.group
-        links = [
-            ExternalId(str(e["targetId"]), str(e["value"]))
+        values = SnapshotValues()
+        pairs = [
+            (str(e["targetId"]), str(e["value"]))
             for e in self.client.iter_external_ids(hris.platform)
             if e.get("targetType", "user") == "user"
         ]
-        linked = {link.user_id for link in links}
+        linked = {user_id for user_id, _ in pairs}
         admin_mail = hris.admin.strip().lower()
         admins: list[str] = []  # the connector administrator's live account, seen in passing
 
@@ -217,16 +211,22 @@ class LmsTarget:
                 admins.append(str(raw["_id"]))
             return emails is None or str(raw["_id"]) in linked or mail in emails
 
-        users = tuple(_user(raw) for raw in self.client.iter_users() if wanted(raw))
-        fields = tuple(_definition(raw) for raw in self.client.iter_custom_fields())
-        every_group = [_group(raw) for raw in self.client.iter_groups()]
+        users = tuple(values.user(raw) for raw in self.client.iter_users() if wanted(raw))
+        # Read after the users, so that each link names its user with the user's own id string.
+        links = [ExternalId(values.user_id(user_id), value) for user_id, value in pairs]
+        del pairs
+        fields = tuple(definition_of(raw) for raw in self.client.iter_custom_fields())
+        every_group = [group_of(raw) for raw in self.client.iter_groups()]
         groups, scope = _groups_in_reach(every_group, hris, previous_groups)
         learners = {
             group_id: frozenset(
-                str(r["userId"]) for r in self.client.group_roles(group_id) if r.get("role") == "learner"
+                values.user_id(role["userId"])
+                for role in self.client.group_roles(group_id)
+                if role.get("role") == "learner"
             )
             for group_id in sorted(scope)
         }
+        del values
         snapshot = Snapshot(
             users=users,
             external_ids=tuple(links),
@@ -316,7 +316,7 @@ class LmsTarget:
             return ref.group_id
         found = self._walk(ref.path)
         if found is None:
-            self._index_groups(_group(raw) for raw in self.client.iter_groups())
+            self._index_groups(group_of(raw) for raw in self.client.iter_groups())
             found = self._walk(ref.path)
         if found is None:
             raise TargetNotFoundError(
@@ -520,38 +520,6 @@ def _bulk_failure(result: BulkItemResult) -> MemberFailure:
     if sep and code and " " not in code:
         return MemberFailure(code, message.strip() or code)
     return MemberFailure("bulk_item_failed", text)
-
-
-def _user(raw: Mapping[str, Any]) -> LmsUser:
-    status: UserStatus = "active"
-    if raw.get("status") in ("invited", "deleted"):
-        status = "invited" if raw["status"] == "invited" else "deleted"
-    return LmsUser(
-        id=str(raw["_id"]),
-        mail=str(raw.get("mail") or ""),
-        status=status,
-        first_name=raw.get("firstName"),
-        last_name=raw.get("lastName"),
-        organization=raw.get("organization"),
-        job=raw.get("job"),
-        lang=raw.get("lang"),
-        custom_fields=tuple(
-            CustomValue(str(v["customFieldId"]), str(v.get("type") or "string"), str(v.get("value") or ""))
-            for v in raw.get("customFields") or ()
-        ),
-        managers=tuple(str(m) for m in raw.get("managers") or ()),
-    )
-
-
-def _definition(raw: Mapping[str, Any]) -> CustomFieldDefinition:
-    return CustomFieldDefinition(str(raw["_id"]), str(raw["name"]), str(raw.get("type") or "string"))
-
-
-def _group(raw: Mapping[str, Any]) -> LmsGroup:
-    parent = raw.get("parentId")
-    return LmsGroup(
-        str(raw["_id"]), str(raw.get("name") or ""), str(parent) if parent else None, bool(raw.get("public"))
-    )
 
 
 def _groups_in_reach(

@@ -45,6 +45,11 @@ def test_snapshot_reads_each_listing_once_per_page_and_roles_only_of_managed_gro
     assert snapshot.learners[groups["Lyon"]] == {managed[uid]["_id"] for uid in ("1", "4", "7")}
     assert snapshot.learners[groups["France"]] == frozenset()  # learners of the leaf only
     assert len(snapshot.learners[ROOT]) == 9
+    # Every listing names a user with that user's own id string (one string per user, not three).
+    own = {user.id: user.id for user in snapshot.users}
+    assert all(link.user_id is own[link.user_id] for link in snapshot.external_ids)
+    assert all(member is own[member] for member in snapshot.learners[ROOT])
+    assert len({id(user.job) for user in snapshot.users}) == 1  # "Engineer" held once
 
 
 def test_snapshot_keeps_only_linked_users_and_those_whose_email_the_file_has(world: ApplyWorld) -> None:
