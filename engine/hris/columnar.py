@@ -30,7 +30,7 @@ import csv
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from itertools import chain, repeat
+from itertools import chain
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -82,9 +82,10 @@ def plan_input(
     """The desired state of ``data`` and the snapshot to plan it against.
 
     ``snapshot_of(emails)`` reads the target (``emails``: the addresses of the rows kept as
-    Active users, for adoption; worked out when first used). ``columnar``: None takes this module's path from
-    ``MIN_BYTES`` on, True for any size (tests compare both paths), False never. The
-    desired state returned plans, with ``plan_sync``, byte for byte as the reference's.
+    Active users, for adoption; worked out when first used). ``columnar``: None takes this
+    module's path from ``MIN_BYTES`` on, True for any size (tests compare
+    both paths), False never. The desired state returned plans, with ``plan_sync``, byte for
+    byte as the reference's.
     """
 
     def reference() -> DesiredState:
@@ -125,9 +126,14 @@ class SnapshotColumns:
             column = pl.Series(name, list(map(attrgetter(name), users)), dtype=pl.String)
             series.append(column.fill_null("") if name in PROFILE_ATTRIBUTES.values() else column)
         # Each id after a separator: no manager is "", one manager with an empty id is not.
-        managers = [_SEP + _SEP.join(held) if held else "" for held in map(attrgetter("managers"), users)]
+        # The adapter shares equal tuples (a team's manager): each is joined once.
+        joined: dict[tuple[str, ...], str] = {(): ""}
+        managers = [
+            joined.get(held) or joined.setdefault(held, _SEP + _SEP.join(held))
+            for held in map(attrgetter("managers"), users)
+        ]
         series.append(pl.Series("managers", managers, dtype=pl.String))
-        del managers
+        del managers, joined
         self.users = pl.DataFrame(series).with_row_index("row")
         values = list(map(attrgetter("custom_fields"), users))
         counts = pl.Series("n", list(map(len, values)), dtype=pl.UInt32)
@@ -142,17 +148,18 @@ class SnapshotColumns:
         )
         del flat
         self.group_number = {group: n for n, group in enumerate(snapshot.learners)}
-        row_of = dict(zip(self.users["id"].to_list(), range(len(users)), strict=True))
-        rows: list[int] = []
-        codes: list[int] = []
-        for group, members in snapshot.learners.items():
-            held = [row for row in map(row_of.get, members) if row is not None]
-            rows.extend(held)
-            codes.extend(repeat(self.group_number[group], len(held)))
-        del row_of
-        self.roles = pl.DataFrame(
-            [pl.Series("row", rows, dtype=pl.UInt32), pl.Series("group", codes, dtype=pl.UInt32)]
+        # Members matched to user rows by a join: no Python object per role.
+        learners = snapshot.learners
+        members = pl.DataFrame(
+            [
+                pl.Series("id", list(chain.from_iterable(learners.values())), dtype=pl.String),
+                pl.Series("group", range(len(learners)), dtype=pl.UInt32)
+                .repeat_by(pl.Series(list(map(len, learners.values())), dtype=pl.UInt32))
+                .explode(),
+            ]
         )
+        rows = self.users.select("id", pl.col("row").cast(pl.UInt32))
+        self.roles = members.join(rows, on="id").select("row", "group")
 
     def value(self, field_id: str) -> pl.Series:
         """Each user's value of ``field_id`` (null when it has none), in user row order; a
