@@ -2,12 +2,13 @@
 bare csv.reader pass over the same bytes; time and peak memory, in one run.
 
 What "plan time" is: ``plan_input`` (read the file's bytes, already in memory, into the
-desired state) + ``plan_sync``, on both paths: the columnar one (``engine/hris/columnar.py``,
-what a file this size takes) and the reference one (``read_rows`` + ``build_desired``), each
+desired state) + ``plan_sync``, on both paths: the reference one (``read_rows`` +
+``build_desired``, the default) and the columnar one (``engine/hris/columnar.py``), each
 with the same plan. It excludes reading the file from disk and building the ``Snapshot``,
-which the target adapter does while paging through the LMS API (its build time, indexes
-included, is printed separately; so is the build of the snapshot's columns, with the ratio
-it would add). The bare pass is
+which the target adapter does while paging through the LMS API; the snapshot is built here
+from API items through the adapter's own ``connectors.lms.pages`` (its build time, indexes
+included, is printed separately; so is the build of the snapshot's columns, which only the
+columnar path needs, with the ratio a run pays with it). The bare pass is
 ``sum(1 for _ in csv.reader(io.StringIO(bytes.decode("utf-8-sig"), newline="")))``.
 
 Each measurement runs in its own subprocess, so each peak (``ru_maxrss``, the whole
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,17 +92,31 @@ def write_file(path: Path, users: int, *, quote_all: bool) -> None:
             writer.writerow(row)
 
 
+def api_users(users: int) -> Iterator[dict[str, Any]]:
+    """The LMS's ``/api/v2/users`` items as the previous sync left them, then 5% drift: 1%
+    new in the file, 1% leavers, 2% changed titles, 1% moved sites (moves are in roles)."""
+    for i in range(users):
+        if i % 100 == 2:  # a new hire: only in the file
+            continue
+        row = _row(i)
+        # Every string is a new object, as the JSON decoder makes them.
+        yield {
+            "_id": f"u{i}", "mail": row[2], "status": "active", "firstName": row[3], "lastName": row[4],
+            "organization": "".join(row[6]), "job": f"Old title {i}" if i % 50 == 3 else row[5],
+            "lang": "".join(row[8]),
+            "customFields": [
+                {"customFieldId": "".join("cf-loc"), "type": "".join("string"), "value": row[9]},
+                {"customFieldId": "".join("cf-hire"), "type": "".join("date"), "value": row[10]},
+            ],
+            "managers": [f"u{int(row[7][1:])}"] if row[7] else [],
+        }  # fmt: skip
+
+
 def build_snapshot(users: int) -> Any:
-    """The LMS as the previous sync left it, then 5% drift: 1% new in the file, 1% leavers,
-    2% changed titles, 1% moved sites."""
-    from engine.hris.snapshot import (  # noqa: PLC0415
-        CustomFieldDefinition,
-        CustomValue,
-        ExternalId,
-        LmsGroup,
-        LmsUser,
-        Snapshot,
-    )
+    """The snapshot as the LMS adapter reads it: each listing's items through
+    ``connectors.lms.pages``, one page at a time (no listing is held whole)."""
+    from connectors.lms.pages import SnapshotValues  # noqa: PLC0415
+    from engine.hris.snapshot import CustomFieldDefinition, ExternalId, LmsGroup, Snapshot  # noqa: PLC0415
 
     groups = [LmsGroup("g-root", "Acme")]
     leaf: dict[tuple[str, str], str] = {}
@@ -109,32 +125,27 @@ def build_snapshot(users: int) -> Any:
         for s, site in enumerate(SITES):
             leaf[(country, site)] = f"g-{c}-{s}"
             groups.append(LmsGroup(f"g-{c}-{s}", site, f"g-{c}", public=False))
-    lms_users, links = [], []
-    learners: dict[str, set[str]] = {g.id: set() for g in groups}
+    values = SnapshotValues()
+    lms_users = tuple(map(values.user, api_users(users)))
+    links = tuple(ExternalId(values.user_id(f"u{i}"), _row(i)[0]) for i in range(users) if i % 100 != 2)
+    roles: dict[str, list[str]] = {g.id: [] for g in groups}  # /groups/{id}/roles, userId of each
     for i in range(users):
-        if i % 100 == 2:  # a new hire: only in the file
-            continue
-        row = _row(i)
-        user_id = f"u{i}"
-        title = f"Old title {i}" if i % 50 == 3 else row[5]
-        site = SITES[(i + 1) % 20] if i % 100 == 4 else row[12]
-        lms_users.append(LmsUser(
-            user_id, row[2], "active", row[3], row[4], row[6], title, row[8],
-            (CustomValue("cf-loc", "string", row[9]), CustomValue("cf-hire", "date", row[10])),
-            (f"u{int(row[7][1:])}",) if row[7] else (),
-        ))  # fmt: skip
-        links.append(ExternalId(user_id, row[0]))
-        learners["g-root"].add(user_id)
-        learners[leaf[(row[11], site)]].add(user_id)
+        if i % 100 != 2:
+            row = _row(i)
+            site = SITES[(i + 1) % 20] if i % 100 == 4 else row[12]
+            roles["g-root"].append(f"u{i}")
+            roles[leaf[(row[11], site)]].append(f"u{i}")
+    learners = {gid: frozenset(map(values.user_id, ids)) for gid, ids in roles.items()}
+    del roles, values
     return Snapshot(
-        users=tuple(lms_users),
-        external_ids=tuple(links),
+        users=lms_users,
+        external_ids=links,
         custom_fields=(
             CustomFieldDefinition("cf-loc", "Location"),
             CustomFieldDefinition("cf-hire", "Hire date", "date"),
         ),
         groups=tuple(groups),
-        learners={gid: frozenset(ids) for gid, ids in learners.items()},
+        learners=learners,
     )
 
 
