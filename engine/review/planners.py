@@ -92,7 +92,7 @@ def file_planner(snapshot: Snapshot | None = None) -> Planner:
                 current = replace(current, previous_custom_fields=fed, previous_groups=managed)
             return current
 
-        # The same entry as a sync's: a big file takes the columnar path here too.
+        # The same entry as a sync's, so a review plans the file exactly as the sync will.
         desired, current = plan_input(data, file_name=input.name, config=hris, snapshot_of=instance)
         try:
             planned = plan_sync(desired, current, hris)

@@ -32,10 +32,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(autouse=True, params=["reference", "columnar"])
 def planning_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test runs on both paths of ``plan_input``: the reference one (files under 8 MiB)
-    and the columnar one big files take, forced here for these small files, so the production
-    wiring of the columnar path (snapshot read with the file's e-mails, run log lines) meets
-    the sandbox over HTTP too."""
+    """Every test runs on both paths of ``plan_input``: the reference one (the default) and
+    the columnar one, forced here, so its production wiring (snapshot read with the file's
+    e-mails, run log lines) meets the sandbox over HTTP too."""
     if request.param == "columnar":
         monkeypatch.setattr("engine.hris.columnar.MIN_BYTES", 0)
     return str(request.param)
