@@ -120,7 +120,7 @@ class SnapshotColumns:
     """
 
     def __init__(self, snapshot: Snapshot) -> None:
-        import polars as pl  # noqa: PLC0415 - loaded only when a big file needs it
+        import polars as pl  # noqa: PLC0415 - loaded only when this path runs
 
         linked = snapshot.by_unique_id
         users = list(linked.values())

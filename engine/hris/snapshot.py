@@ -134,7 +134,7 @@ class Snapshot:
     by_unique_id: Mapping[str, LmsUser] = field(init=False, repr=False, compare=False)
     unique_id_of: Mapping[str, str] = field(init=False, repr=False, compare=False)
     groups_by_id: Mapping[str, LmsGroup] = field(init=False, repr=False, compare=False)
-    #: The linked users in columns (``columnar.snapshot_columns``), built when a big file
+    #: The linked users in columns (``columnar.snapshot_columns``), built when the columnar path
     #: first needs them, then kept like the other indexes.
     columnar: object = field(init=False, default=None, repr=False, compare=False)
 
