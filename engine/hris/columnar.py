@@ -225,7 +225,7 @@ def _cut(data: bytes, file_name: str, config: Hris) -> _Cut | None:
     (the reference reader then reads it, and explains whatever is wrong with it)."""
     try:
         import polars as pl  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - a dependency; without it files plan the reference way
+    except ImportError:  # an optional extra (lmsync[columnar]): without it, the reference way
         return None
     body = data[len(_BOM) :] if data.startswith(_BOM) else data
     end = body.find(b"\n")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -741,6 +742,15 @@ def test_files_take_the_reference_path_by_default() -> None:
         config=_config(),
         snapshot_of=lambda _: _lms_of(rows),
     )
+    assert desired.settled == 0 and len(desired.users) == _ROWS
+
+
+def test_without_polars_the_columnar_path_plans_the_reference_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    # polars is an optional extra (lmsync[columnar]): asking for the path without it must
+    # still plan, the reference way, not fail on an import.
+    monkeypatch.setitem(sys.modules, "polars", None)
+    rows = _rows()
+    desired = both(_text([_HEADER, *rows]).encode(), _config(), _lms_of(rows))
     assert desired.settled == 0 and len(desired.users) == _ROWS
 
 
