@@ -51,8 +51,8 @@ ColumnT = TypeVar("ColumnT", "pl.Series", "pl.Expr")
 
 #: From this size on, ``plan_input`` takes this path; None: only when asked (the default).
 #: Off because, in one run, building the snapshot's columns from its Python objects costs
-#: about what the path saves (1M users: 6.2 s against 5.9 s on the reference path, and
-#: 0.5 GiB more; 100k: 0.61 s against 0.52 s): it pays once the target adapter reads the
+#: about what the path saves (1M users: 2.6 s of columns + 3.3 s of plan, the reference's
+#: 5.9 s, and 0.5 GiB more; 100k: 0.61 s against 0.52 s): it pays once the target adapter reads the
 #: API pages straight into columns. ``benchmarks/plan.py`` measures both.
 MIN_BYTES: int | None = None
 
