@@ -36,6 +36,7 @@ def planning_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     the columnar one, forced here, so its production wiring (snapshot read with the file's
     e-mails, run log lines) meets the sandbox over HTTP too."""
     if request.param == "columnar":
+        pytest.importorskip("polars")  # the optional lmsync[columnar]
         monkeypatch.setattr("engine.hris.columnar.MIN_BYTES", 0)
     return str(request.param)
 

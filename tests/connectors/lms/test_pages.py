@@ -100,8 +100,13 @@ def test_values_repeated_across_users_are_one_object() -> None:
     assert first.custom_fields[0] is second.custom_fields[0]
     assert other.custom_fields == (CustomValue("cf-loc", "string", "Lyon office"),)
     assert first.managers is second.managers is other.managers
-    # Names and e-mails are near-unique: read as they come, not remembered.
-    assert first.mail is not second.mail and first.mail != second.mail
+
+    # Names and e-mails are near-unique: read as they come, even when two users' are equal.
+    namesakes = [
+        values.user(item(f"u{n}", mail=fresh("ann@acme.example"), firstName=fresh("Ann"))) for n in (4, 5)
+    ]
+    assert namesakes[0].mail == namesakes[1].mail and namesakes[0].mail is not namesakes[1].mail
+    assert namesakes[0].first_name == "Ann" and namesakes[0].first_name is not namesakes[1].first_name
 
 
 def test_other_listings_name_a_user_with_the_users_own_id_string() -> None:

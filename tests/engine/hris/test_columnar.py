@@ -52,6 +52,10 @@ from engine.hris.snapshot import PROFILE_ATTRIBUTES, UserStatus, fed_definition_
 from .factories import ROOT, ROOT_ID, hris_config
 from .test_hris_golden import SCENARIOS
 
+# The columnar path needs the optional polars (``lmsync[columnar]``, in ``.[dev]``); without
+# it both paths would be the reference one and every comparison would prove nothing.
+pytest.importorskip("polars")
+
 # --- the differential harness ---------------------------------------------------------
 
 
