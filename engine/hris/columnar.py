@@ -50,10 +50,11 @@ if TYPE_CHECKING:
 ColumnT = TypeVar("ColumnT", "pl.Series", "pl.Expr")
 
 #: From this size on, ``plan_input`` takes this path; None: only when asked (the default).
-#: Off because, in one run, building the snapshot's columns from its Python objects costs
-#: about what the path saves (1M users: 2.6 s of columns + 3.3 s of plan, the reference's
-#: 5.9 s, and 0.5 GiB more; 100k: 0.61 s against 0.52 s): it pays once the target adapter reads the
-#: API pages straight into columns. ``benchmarks/plan.py`` measures both.
+#: Off because, in one run, building the snapshot's columns from its Python objects takes
+#: back most of what the path saves (1M users: 2.4 s of columns + 3.2 s of plan against the
+#: reference's 6.2 s, within run-to-run noise; 100k: 0.61 s against 0.52 s) for a third more
+#: memory: it pays once the target adapter reads the API pages straight into columns.
+#: ``benchmarks/plan.py`` measures both.
 MIN_BYTES: int | None = None
 
 #: A column with more distinct values than this is handed back rather than decided here.
