@@ -8,8 +8,9 @@ object of every occurrence; ``SnapshotValues`` keeps the first one and hands it 
 which the frozen snapshot types make safe. At a million users that is several hundred MiB
 (``benchmarks/plan.py`` measures it).
 
-Names and e-mails are read as they come: nearly unique, a memory of them would cost more
-than it saves (a value seen once costs only a dictionary entry, dropped with the read).
+Names and e-mails are read as they come: e-mails are unique and names mostly so, so a
+memory of them would cost about what it saves (each value remembered costs a dictionary
+entry while the read lasts).
 This module only reads what it is given; it must never fetch anything.
 """
 
