@@ -127,11 +127,13 @@ def build_snapshot(users: int) -> Any:
             groups.append(LmsGroup(f"g-{c}-{s}", site, f"g-{c}", public=False))
     values = SnapshotValues()
     lms_users = tuple(map(values.user, api_users(users)))
-    links = tuple(ExternalId(values.user_id(f"u{i}"), _row(i)[0]) for i in range(users) if i % 100 != 2)
+    # The external-id and role listings, in one pass over the rows (each row made once).
+    links: list[ExternalId] = []
     roles: dict[str, list[str]] = {g.id: [] for g in groups}  # /groups/{id}/roles, userId of each
     for i in range(users):
         if i % 100 != 2:
             row = _row(i)
+            links.append(ExternalId(values.user_id(f"u{i}"), row[0]))
             site = SITES[(i + 1) % 20] if i % 100 == 4 else row[12]
             roles["g-root"].append(f"u{i}")
             roles[leaf[(row[11], site)]].append(f"u{i}")
@@ -139,7 +141,7 @@ def build_snapshot(users: int) -> Any:
     del roles, values
     return Snapshot(
         users=lms_users,
-        external_ids=links,
+        external_ids=tuple(links),
         custom_fields=(
             CustomFieldDefinition("cf-loc", "Location"),
             CustomFieldDefinition("cf-hire", "Hire date", "date"),
