@@ -89,6 +89,10 @@ class LmsClient:
         params = {k: v for k, v in (("status", status), ("mail", mail)) if v is not None}
         yield from self._http.paginate("/api/v2/users", params)
 
+    def user_pages(self) -> Iterator[bytes]:
+        """``iter_users()`` page by page, undecoded (``connectors.lms.pages.read_users``)."""
+        yield from self._http.pages("/api/v2/users")
+
     def get_user(self, user_id: str) -> User:
         return dict(self._http.request("GET", f"/api/v2/users/{user_id}").body)
 

@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeVar
 
 from connectors.lms.bulk import BulkItemResult, Membership
 from connectors.lms.client import LmsClient
-from connectors.lms.pages import SnapshotValues, definition_of, group_of
+from connectors.lms.pages import SnapshotValues, UserFilter, definition_of, group_of, read_users
 from engine.apply.target import MemberFailure, Written
 from engine.config.models import CustomerConfig, Hris
 from engine.config.secrets import resolve_secret
@@ -53,6 +53,7 @@ from engine.hris.actions import (
     UpdateProfile,
     UserRef,
 )
+from engine.hris.columnar import snapshot_columns
 from engine.hris.groups import deployed_memory
 from engine.hris.snapshot import ExternalId, LmsGroup, Snapshot
 
@@ -201,17 +202,9 @@ class LmsTarget:
             for e in self.client.iter_external_ids(hris.platform)
             if e.get("targetType", "user") == "user"
         ]
-        linked = {user_id for user_id, _ in pairs}
-        admin_mail = hris.admin.strip().lower()
-        admins: list[str] = []  # the connector administrator's live account, seen in passing
-
-        def wanted(raw: Mapping[str, Any]) -> bool:
-            mail = str(raw.get("mail") or "").strip().lower()
-            if mail == admin_mail and raw.get("status") != "deleted":
-                admins.append(str(raw["_id"]))
-            return emails is None or str(raw["_id"]) in linked or mail in emails
-
-        users = tuple(values.user(raw) for raw in self.client.iter_users() if wanted(raw))
+        keep = UserFilter({user_id for user_id, _ in pairs}, emails, hris.admin.strip().lower())
+        read = read_users(self.client.user_pages(), values, keep)
+        users, admins = read.users, read.admins
         # Read after the users, so that each link names its user with the user's own id string.
         links = [ExternalId(values.user_id(user_id), value) for user_id, value in pairs]
         del pairs
@@ -236,6 +229,10 @@ class LmsTarget:
             previous_custom_fields=previous_custom_fields,
             previous_groups=previous_groups,
         )
+        if read.frame is not None:
+            # Decoded natively: the columns the columnar planning path compares come with it.
+            snapshot_columns(snapshot, read.frame)
+        del read
         self._snapshot = snapshot
         self._links = {
             link.value: link.user_id

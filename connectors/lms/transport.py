@@ -150,7 +150,16 @@ class LmsTransport:
 
     # --- one request ----------------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, path: str, params: Mapping[str, Any] | None, body: Any) -> Reply:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        *,
+        raw: bool = False,
+    ) -> Reply:
         refreshed = False
         while True:
             pacer = self.limiter.pacer(method)
@@ -176,6 +185,13 @@ class LmsTransport:
                     if error.retry_after is not None:
                         pacer.hold(error.retry_after)
                 raise error
+            if raw:  # the caller decodes the bytes (``connectors.lms.pages`` reads them natively)
+                return Reply(
+                    response.status_code,
+                    response.content,
+                    response.headers,
+                    response.links.get("next", {}).get("url"),
+                )
             try:
                 data = response.json() if response.content else None
             except ValueError as exc:
@@ -195,9 +211,11 @@ class LmsTransport:
         json: Any = None,
         url: str | None = None,
         already_done: Callable[[], Reply | None] | None = None,
+        raw: bool = False,
     ) -> Reply:
         """Send with retries; ``already_done`` (checked before every re-send of a write whose
-        previous attempt may have taken effect) returns the reply to use instead, if any."""
+        previous attempt may have taken effect) returns the reply to use instead, if any;
+        ``raw``: the reply's body is the answer's bytes, not decoded."""
         target = url or self.base_url + path
         for attempt in Retrying(
             retry=retry_if_exception(_is_transient),
@@ -211,18 +229,27 @@ class LmsTransport:
                     done = already_done()
                     if done is not None:
                         return done
-                return self._send(method, target, path, params, json)
+                return self._send(method, target, path, params, json, raw=raw)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
         """Every item of a listing, following ``Link: rel="next"`` until the last page."""
-        reply = self.request("GET", path, params=params)
-        while True:
+        for reply in self._replies(path, params, raw=False):
             yield from reply.body or []
+
+    def pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[bytes]:
+        """Each page of a listing as the bytes the API sent (a JSON array), in order: for a
+        reader that decodes a big listing faster than ``json`` does, item by item."""
+        for reply in self._replies(path, params, raw=True):
+            yield reply.body
+
+    def _replies(self, path: str, params: Mapping[str, Any] | None, *, raw: bool) -> Iterator[Reply]:
+        reply = self.request("GET", path, params=params, raw=raw)
+        while True:
+            yield reply
             if not reply.next_url:
                 return
-            next_path = urlsplit(reply.next_url).path
-            reply = self.request("GET", next_path, url=reply.next_url)
+            reply = self.request("GET", urlsplit(reply.next_url).path, url=reply.next_url, raw=raw)
 
     # --- retry policy ---------------------------------------------------------------------------
 

@@ -120,8 +120,29 @@ class SnapshotColumns:
     number) per learner role, groups numbered by ``group_number``.
     """
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, frame: pl.DataFrame | None = None) -> None:
+        """From the snapshot's users, or from ``frame``: those users as the target adapter
+        decoded them into columns (``connectors.lms.pages.read_users``), which is far cheaper."""
         import polars as pl  # noqa: PLC0415 - loaded only when this path runs
+
+        if frame is None or not self._from_frame(snapshot, frame):
+            self._from_users(snapshot)
+        self.group_number = {group: n for n, group in enumerate(snapshot.learners)}
+        # Members matched to user rows by a join: no Python object per role.
+        learners = snapshot.learners
+        members = pl.DataFrame(
+            [
+                pl.Series("id", list(chain.from_iterable(learners.values())), dtype=pl.String),
+                pl.Series("group", range(len(learners)), dtype=pl.UInt32)
+                .repeat_by(pl.Series(list(map(len, learners.values())), dtype=pl.UInt32))
+                .explode(),
+            ]
+        )
+        rows = self.users.select("id", pl.col("row").cast(pl.UInt32))
+        self.roles = members.join(rows, on="id").select("row", "group")
+
+    def _from_users(self, snapshot: Snapshot) -> None:
+        import polars as pl  # noqa: PLC0415
 
         linked = snapshot.by_unique_id
         users = list(linked.values())
@@ -152,19 +173,41 @@ class SnapshotColumns:
             ]
         )
         del flat
-        self.group_number = {group: n for n, group in enumerate(snapshot.learners)}
-        # Members matched to user rows by a join: no Python object per role.
-        learners = snapshot.learners
-        members = pl.DataFrame(
+
+    def _from_frame(self, snapshot: Snapshot, frame: pl.DataFrame) -> bool:
+        """The same columns as ``_from_users``, joined from the decoded users; False when an
+        id is on two users (the snapshot's index keeps the last one: objects decide then)."""
+        import polars as pl  # noqa: PLC0415
+
+        if frame["id"].is_duplicated().any():
+            return False
+        linked = snapshot.by_unique_id
+        keys = pl.DataFrame(
             [
-                pl.Series("id", list(chain.from_iterable(learners.values())), dtype=pl.String),
-                pl.Series("group", range(len(learners)), dtype=pl.UInt32)
-                .repeat_by(pl.Series(list(map(len, learners.values())), dtype=pl.UInt32))
-                .explode(),
+                pl.Series("uid", list(linked), dtype=pl.String),
+                pl.Series("id", [user.id for user in linked.values()], dtype=pl.String),
             ]
         )
-        rows = self.users.select("id", pl.col("row").cast(pl.UInt32))
-        self.roles = members.join(rows, on="id").select("row", "group")
+        managers = pl.col("managers")
+        users = keys.join(frame, on="id", how="left", maintain_order="left").with_row_index("row")
+        self.users = users.select(
+            "row",
+            "uid",
+            "id",
+            "status",
+            *(pl.col(name).fill_null("") for name in PROFILE_ATTRIBUTES.values()),
+            pl.when(managers.list.len() > 0)
+            .then(pl.lit(_SEP) + managers.list.join(_SEP))
+            .otherwise(pl.lit(""))
+            .alias("managers"),
+        )
+        self.custom = (
+            users.select("row", "custom")
+            .filter(pl.col("custom").list.len() > 0)
+            .explode("custom")
+            .select("row", pl.col("custom").struct.field("field_id"), pl.col("custom").struct.field("value"))
+        )
+        return True
 
     def value(self, field_id: str) -> pl.Series:
         """Each user's value of ``field_id`` (null when it has none), in user row order; a
@@ -192,11 +235,12 @@ class SnapshotColumns:
         return column
 
 
-def snapshot_columns(snapshot: Snapshot) -> SnapshotColumns:
-    """Built once per snapshot, like its other indexes, and kept on it."""
+def snapshot_columns(snapshot: Snapshot, frame: pl.DataFrame | None = None) -> SnapshotColumns:
+    """Built once per snapshot, like its other indexes, and kept on it (``frame``: its users
+    as the target adapter decoded them, see ``SnapshotColumns``)."""
     built = snapshot.columnar
     if not isinstance(built, SnapshotColumns):
-        built = SnapshotColumns(snapshot)
+        built = SnapshotColumns(snapshot, frame)
         object.__setattr__(snapshot, "columnar", built)
     return built
 

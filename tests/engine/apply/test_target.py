@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from connectors.lms import pages
 from connectors.lms.target import LmsTarget
 from engine.cli.main import main
 from engine.config.models import CustomerConfig, Hris
@@ -60,6 +61,34 @@ def test_snapshot_keeps_only_linked_users_and_those_whose_email_the_file_has(wor
 
     assert sorted(u.mail for u in snapshot.users) == ["Stranger@Acme.example", "user1@acme.example"]
     assert len(world.target().snapshot(hris(world)).users) == 3  # without a filter: everyone
+
+
+@pytest.mark.parametrize("emails", [None, {"stranger@acme.example", "user3@acme.example"}])
+def test_a_listing_decoded_natively_is_the_same_snapshot_with_its_columns(
+    world: ApplyWorld, monkeypatch: pytest.MonkeyPatch, emails: set[str] | None
+) -> None:
+    pytest.importorskip("polars")
+    from engine.hris.columnar import SnapshotColumns  # noqa: PLC0415 - needs polars
+
+    world.sandbox.admin.configure(page_sizes={"users": 2})
+    rows = (row(str(i), site=("Paris", "Lyon")[i % 2], manager="0" if i else "") for i in range(7))
+    world.apply(csv(*rows))
+    world.sandbox.admin.seed(users=[{"mail": "Stranger@Acme.example"}, {"mail": "SA@acme.example"}])
+    config = hris(world)
+    monkeypatch.setattr(pages, "NATIVE_AFTER_PAGES", 100)
+    by_json = world.target()
+    expected = by_json.snapshot(config, emails=emails)
+    monkeypatch.setattr(pages, "NATIVE_AFTER_PAGES", 0)
+    native = world.target()
+
+    snapshot = native.snapshot(config, emails=emails)
+
+    assert snapshot.users == expected.users and snapshot.external_ids == expected.external_ids
+    assert snapshot.learners == expected.learners
+    assert native.admin_problem() == by_json.admin_problem()
+    assert expected.columnar is None and isinstance(snapshot.columnar, SnapshotColumns)
+    assert snapshot.columnar.users.equals(SnapshotColumns(expected).users)
+    assert snapshot.columnar.custom.equals(SnapshotColumns(expected).custom)
 
 
 def test_users_and_groups_of_an_earlier_attempt_are_found_again(world: ApplyWorld) -> None:

@@ -1,0 +1,150 @@
+"""``connectors.lms.pages.read_users``: a users listing decoded natively reads exactly as the
+``json`` + ``SnapshotValues.user`` way does, odd pages included, and keeps the same users."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+
+from connectors.lms import pages
+from connectors.lms.pages import SnapshotValues, UserFilter, read_users
+from engine.errors import TargetError
+from engine.hris.columnar import SnapshotColumns
+from engine.hris.snapshot import ExternalId, Snapshot
+
+pl = pytest.importorskip("polars")
+
+ADMIN = "sa@acme.example"
+TEXTS = ["", "Acme", "Sales", "fr", "  Mixed Case  ", "Zoë", "a]b", 'say "hi"', "back\\slash", "ünï", "x, 3"]
+
+
+def _item(rng: random.Random, n: int, odd: bool) -> dict[str, Any]:
+    """A users item; ``odd`` ones carry what polars would read otherwise than ``json``."""
+    mail = rng.choice([f"u{n}@acme.example", f" U{n}@Acme.Example "])
+    item: dict[str, Any] = {"_id": f"u{n}", "mail": mail}
+    if n % 17 == 0:
+        item["mail"] = rng.choice([ADMIN.upper(), f" {ADMIN}", "sä@acme.example", None, ""])
+    for key in ("status", "firstName", "lastName", "organization", "job", "lang"):
+        choice = rng.random()
+        if choice < 0.6:
+            statuses = ["active", "invited", "deleted", "other", ""]
+            item[key] = rng.choice(TEXTS if key != "status" else statuses)
+        elif choice < 0.8:
+            item[key] = None
+    if rng.random() < 0.7:
+        item["customFields"] = [
+            {"customFieldId": rng.choice(["cf-a", "cf-b"]), "type": rng.choice(["string", "date", "", None]),
+             "value": rng.choice([*TEXTS, None])}
+            for _ in range(rng.randrange(3))
+        ]  # fmt: skip
+    elif rng.random() < 0.5:
+        item["customFields"] = None
+    if rng.random() < 0.7:
+        item["managers"] = [f"u{rng.randrange(n + 5)}" for _ in range(rng.randrange(3))]
+    elif rng.random() < 0.5:
+        item["managers"] = None
+    item["createdAt"] = "2026-01-01T00:00:00Z"
+    if odd:
+        key, value = rng.choice([
+            ("job", True), ("job", 12), ("lang", 1.5), ("mail", 0), ("_id", 77), ("managers", "u1"),
+            ("managers", [3, "u2"]), ("managers", [True]), ("extra", {"a": False}),
+            ("customFields", [{"customFieldId": "c", "value": 0}]),
+            ("customFields", [{"customFieldId": 5, "value": "x"}]), ("firstName", "\ud800x"),
+        ])  # fmt: skip
+        item[key] = value
+    return item
+
+
+def _pages(items: list[dict[str, Any]], size: int) -> list[bytes]:
+    return [json.dumps(items[i : i + size]).encode() for i in range(0, len(items), size)]
+
+
+def _both(
+    page_list: list[bytes], linked: set[str], emails: set[str] | None
+) -> tuple[pages.UsersRead, pages.UsersRead]:
+    reference = pages._decoded(page_list, SnapshotValues(), UserFilter(linked, emails, ADMIN))
+    native = pages._NativeRead(SnapshotValues(), UserFilter(linked, emails, ADMIN)).read(page_list)
+    return reference, native
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_native_decoding_reads_as_json_does(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pages, "_BATCH_PAGES", 3)
+    rng = random.Random(seed)
+    odd_share = [0.0, 0.0, 0.02, 0.3][seed % 4]
+    items = [_item(rng, n, rng.random() < odd_share) for n in range(rng.randrange(1, 200))]
+    linked = {f"u{n}" for n in range(len(items)) if rng.random() < 0.6}
+    addresses = {f"u{n}@acme.example" for n in range(len(items)) if rng.random() < 0.5}
+    emails = None if seed % 5 == 0 else addresses
+    try:
+        reference, native = _both(_pages(items, rng.choice([1, 7, 50])), linked, emails)
+    except (KeyError, TypeError):  # an odd item the Python reader refuses: both must refuse it
+        with pytest.raises((KeyError, TypeError)):
+            pages._NativeRead(SnapshotValues(), UserFilter(linked, emails, ADMIN)).read(_pages(items, 7))
+        return
+    assert native.users == reference.users
+    assert [type(v) for u in native.users for v in (u.first_name, u.job)] == [
+        type(v) for u in reference.users for v in (u.first_name, u.job)
+    ]
+    assert native.admins == reference.admins
+    if not odd_share:
+        assert native.frame is not None and native.frame.height == len(native.users)
+        _same_columns(rng, native)
+
+
+def _same_columns(rng: random.Random, read: pages.UsersRead) -> None:
+    """The snapshot's columns joined from the decoded frame equal those made from its users."""
+    ids = [user.id for user in read.users]
+    links = [ExternalId(user_id, f"E{rng.randrange(len(ids) + 3)}") for user_id in ids if rng.random() < 0.8]
+    links.append(ExternalId("u-unknown", "E-unknown"))
+    learners = {"g1": frozenset(rng.sample(ids, len(ids) // 2)), "g2": frozenset(ids[:3])}
+    snapshot = Snapshot(users=read.users, external_ids=tuple(links), learners=learners)
+    assert read.frame is not None
+    from_frame, from_users = SnapshotColumns(snapshot, read.frame), SnapshotColumns(snapshot)
+    for name in ("users", "custom", "roles"):
+        assert getattr(from_frame, name).equals(getattr(from_users, name)), name
+    assert from_frame.users.height == len(snapshot.by_unique_id)
+
+
+def test_an_odd_page_is_decoded_by_json_and_no_columns_are_kept() -> None:
+    items = [{"_id": "u1", "mail": "a@acme.example", "job": True}, {"_id": "u2", "mail": "b@acme.example"}]
+
+    reference, native = _both(_pages(items, 1), {"u1", "u2"}, None)
+
+    assert native.users == reference.users and native.users[0].job is True
+    assert native.frame is None
+
+
+def test_a_clean_listing_keeps_its_users_in_columns_with_shared_values() -> None:
+    items = [
+        {"_id": f"u{n}", "mail": f"u{n}@acme.example", "job": "Engineer", "managers": ["u0"],
+         "customFields": [{"customFieldId": "cf", "type": "string", "value": "Paris"}]}
+        for n in range(3)
+    ]  # fmt: skip
+
+    read = pages._NativeRead(SnapshotValues(), UserFilter(set(), None, ADMIN)).read(_pages(items, 2))
+
+    first, second, third = read.users
+    assert first.job is second.job and first.custom_fields is third.custom_fields
+    assert first.managers is second.managers and first.managers[0] is first.id
+    assert read.frame is not None and read.frame["id"].to_list() == ["u0", "u1", "u2"]
+
+
+def test_a_small_listing_never_loads_polars(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object) -> None:
+        raise AssertionError("polars decoded a listing of a few pages")
+
+    monkeypatch.setattr(pages._NativeRead, "read", refuse)
+    listing = _pages([{"_id": f"u{n}", "mail": "x@acme.example"} for n in range(20)], 5)
+
+    read = read_users(listing, SnapshotValues(), UserFilter(set(), None, ADMIN))
+
+    assert len(read.users) == 20 and read.frame is None
+
+
+def test_a_page_that_is_not_json_says_so() -> None:
+    with pytest.raises(TargetError, match="not JSON"):
+        pages._NativeRead(SnapshotValues(), UserFilter(set(), None, ADMIN)).read([b"[{oops"])
