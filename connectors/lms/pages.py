@@ -16,16 +16,18 @@ This module only reads what it is given; it must never fetch anything.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import io
 import json
-import re
 from collections.abc import Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.errors import TargetError
-from engine.hris.snapshot import CustomFieldDefinition, CustomValue, LmsGroup, LmsUser, UserStatus
+from engine.hris.columnar import snapshot_columns
+from engine.hris.snapshot import CustomFieldDefinition, CustomValue, LmsGroup, LmsUser, Snapshot, UserStatus
 
 if TYPE_CHECKING:
     import polars as pl
@@ -116,33 +118,23 @@ def group_of(raw: Mapping[str, Any]) -> LmsGroup:
 #: Pages held back before choosing how to decode: a listing that ends within them (a small
 #: platform, every test) is decoded by ``json`` alone and never loads polars.
 NATIVE_AFTER_PAGES = 8
-#: Pages decoded by polars at once (500 users a page in the API: 32,000 users a batch).
+#: Pages whose frames are checked and turned into users at once (500 users a page in the API).
 _BATCH_PAGES = 64
 _USER_SCHEMA_FIELDS = ("_id", "mail", "status", "firstName", "lastName", "organization", "job", "lang")
-_SCALAR_KEYS = rb"_id|mail|status|firstName|lastName|organization|job|lang|customFieldId|type|value"
-#: What polars would decode otherwise than ``json`` + ``SnapshotValues.user``: a number or a
-#: boolean under a key we read (``str()`` of it, or ``or ""``, differs from polars' text), a
-#: boolean anywhere, ``customFields``/``managers`` that are not lists, an escaped surrogate,
-#: a raw control character (``json`` refuses it), an escaped U+001E/U+001F (the separators
-#: below). Such a page is decoded the ``json`` way; so is a page polars refuses.
-_ODD_PAGE = re.compile(
-    rb'"(?:' + _SCALAR_KEYS + rb')"\s*:\s*[^"\sn]'
-    rb'|"(?:customFields|managers)"\s*:\s*[^\[\sn]'
-    rb"|[\[,:]\s*(?:true|false)\b"
-    rb"|\\u[dD][89a-fA-F]"
-    rb"|\\u001[eEfF]"
-    rb"|[\x00-\x08\x0b\x0c\x0e-\x1f]"
-)
-#: A ``managers`` list of plain strings: any other (a number, an escape) is decoded by ``json``.
-_PLAIN_MANAGERS = re.compile(rb'"managers"\s*:\s*(?:null|\[\s*(?:"[^"\\]*"\s*(?:,\s*"[^"\\]*"\s*)*)?\])')
+#: Text polars may have made of a JSON number or boolean where the Python reader keeps the
+#: value itself (profile fields: ``job: 12`` stays the int 12) ...
+_ANY_SCALAR = r"^(?:true|false|-?[0-9]+(?:[.eE].*)?)$"
+#: ... or where it ``str()``s it (ids, custom values), which for an int gives the same text:
+#: only booleans, floats and falsy numbers (``or ""``) may read otherwise.
+_ODD_SCALAR = r"^(?:true|false|-?0|-?[0-9]+[.eE].*)$"
 
 
 @dataclass
 class UsersRead:
     """What the users listing gave: the users kept, in the API's order; the ids of the live
     accounts carrying the connector administrator's e-mail (seen in passing, kept or not);
-    ``frame``: the kept users in columns (``engine.hris.columnar.SnapshotColumns.from_frame``),
-    None unless every page was decoded natively."""
+    ``frame``: the kept users in columns (what ``engine.hris.columnar.SnapshotColumns`` is
+    joined from), None unless every page was decoded natively."""
 
     users: tuple[LmsUser, ...]
     admins: list[str]
@@ -169,11 +161,11 @@ def read_users(pages: Iterable[bytes], values: SnapshotValues, keep: UserFilter)
     """The users of a ``/api/v2/users`` listing that ``keep`` wants, as ``SnapshotValues.user``
     reads them, whichever way each page is decoded.
 
-    A big listing is decoded by polars (a million users: about 7x faster than ``json`` and
-    the Python reader item by item, and the snapshot's columns come with it); a page that
-    polars would read otherwise (``_ODD_PAGE``) goes through ``json``, and then no columns
-    are kept. Known difference: with a key twice in one item, ``json`` keeps the last value
-    and polars the first (RFC 8259 leaves it open; the LMS API does not send such items).
+    A big listing is decoded by polars, and the snapshot's columns come with it
+    (``benchmarks/plan.py`` measures both ways); a page that polars may read otherwise is
+    checked against ``json``, see ``_NativeRead``. Known difference: with a key twice in one
+    item, ``json`` keeps the last value and polars the first (RFC 8259 leaves it open; the
+    LMS API does not send such items).
     """
     held: list[bytes] = []
     pages = iter(pages)
@@ -184,10 +176,22 @@ def read_users(pages: Iterable[bytes], values: SnapshotValues, keep: UserFilter)
     else:
         return _decoded(held, values, keep)
     try:
-        import polars  # noqa: F401, PLC0415 - the optional dependency's presence
-    except ImportError:  # pragma: no cover - polars is a dependency; tested by blocking it
+        import polars  # noqa: F401, PLC0415 - only big listings load it
+    except ImportError:  # a dependency, but an install without it still reads, the json way
         return _decoded(chain(held, pages), values, keep)
     return _NativeRead(values, keep).read(chain(held, pages))
+
+
+def attach_columns(snapshot: Snapshot, read: UsersRead) -> None:
+    """Gives ``snapshot`` the columns of its users decoded natively (the columnar planning
+    path compares them), then hands the read's freed memory back to the system: a million
+    users leave ~90 MiB of it in the C heap, which the plan would otherwise carry."""
+    if read.frame is None:
+        return
+    snapshot_columns(snapshot, read.frame)
+    read.frame = None
+    with contextlib.suppress(OSError, AttributeError):  # glibc; elsewhere nothing to call
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _json_page(page: bytes) -> Any:
@@ -203,6 +207,12 @@ def _decoded(pages: Iterable[bytes], values: SnapshotValues, keep: UserFilter) -
 
 
 class _NativeRead:
+    """Each page decoded by polars (a page at a time is polars' fastest), then checked: a
+    page where polars may read a value otherwise than ``json`` + ``SnapshotValues.user``
+    (a number or a boolean where we read text, an escaped surrogate) is decoded both ways
+    and kept only if they agree; otherwise, and when polars refuses a page, that page is the
+    Python reader's, and no columns are kept."""
+
     def __init__(self, values: SnapshotValues, keep: UserFilter) -> None:
         self.values, self.keep = values, keep
         self.users: list[LmsUser] = []
@@ -211,51 +221,52 @@ class _NativeRead:
     def read(self, pages: Iterable[bytes]) -> UsersRead:
         import polars as pl  # noqa: PLC0415
 
-        batch: list[bytes] = []
+        batch: list[tuple[bytes, pl.DataFrame | None, bool]] = []
         for page in pages:
             body = page.strip()
-            if not body or body == b"[]":
-                continue
-            plain = (
-                body.startswith(b"[")
-                and body.endswith(b"]")
-                and not _ODD_PAGE.search(body)
-                and body.count(b'"managers"') == len(_PLAIN_MANAGERS.findall(body))
-            )
-            if plain:
-                batch.append(body)
-                if len(batch) < _BATCH_PAGES:
-                    continue
-            self._batch(batch)
-            batch = []
-            if not plain:
-                self.users.extend(_decoded([body], self.values, self.keep).users)
-                self.frames = None
+            if body and body != b"[]":
+                # An escaped surrogate: polars makes U+0000 of a lone one, json keeps it.
+                surrogate = b"\\ud" in body or b"\\uD" in body
+                batch.append((body, _parsed(body), surrogate))
+            if len(batch) == _BATCH_PAGES:
+                self._batch(batch)
+                batch = []
         self._batch(batch)
         frame = None
         if self.frames is not None:
-            frame = pl.concat(self.frames, rechunk=True) if self.frames else _frame(pl.DataFrame())
+            # Not rechunked: the snapshot's columns are joined from it, a copy would be garbage.
+            frame = pl.concat(self.frames, rechunk=False) if self.frames else _frame(pl.DataFrame())
         return UsersRead(tuple(self.users), self.keep.admins, frame)
 
-    def _batch(self, batch: list[bytes]) -> None:
-        """Decodes pages as one JSON array (each page's brackets dropped), or each page by
-        ``json`` if polars refuses them or finds an item without an id or a custom field id."""
+    def _batch(self, batch: list[tuple[bytes, pl.DataFrame | None, bool]]) -> None:
         import polars as pl  # noqa: PLC0415
 
         if not batch:
             return
-        joined = b"[" + b",".join(body[1:-1] for body in batch if body[1:-1].strip()) + b"]"
-        try:
-            raw = pl.read_json(io.BytesIO(joined), schema=_schema())
-        except (pl.exceptions.PolarsError, pl.exceptions.PanicException, ValueError):
-            raw = None
-        if raw is None or not _complete(raw):
-            for body in batch:
+        raws = [raw for _, raw, surrogate in batch if raw is not None and not surrogate]
+        if len(raws) == len(batch):
+            joined = pl.concat(raws, rechunk=True)
+            if _complete(joined) and not _doubtful(joined).any():
+                self._native(joined)
+                return
+        for body, raw, surrogate in batch:  # page by page: which one is in doubt?
+            # (An incomplete page is the Python reader's: it says what is missing.)
+            if (
+                raw is not None
+                and _complete(raw)
+                and ((not surrogate and not _doubtful(raw).any()) or _agree(body, raw))
+            ):
+                self._native(raw)
+            else:
                 self.users.extend(_decoded([body], self.values, self.keep).users)
-            self.frames = None
-            return
+                self.frames = None
+
+    def _native(self, raw: pl.DataFrame) -> None:
+        import polars as pl  # noqa: PLC0415
+
         frame = _frame(raw)
-        kept = frame.filter(pl.Series(self._wanted(frame, raw), dtype=pl.Boolean))
+        wanted = self._wanted(frame, raw)
+        kept = frame if all(wanted) else frame.filter(pl.Series(wanted, dtype=pl.Boolean))
         self.users.extend(_users_of(kept, self.values))
         if self.frames is not None:
             self.frames.append(kept)
@@ -286,6 +297,71 @@ class _NativeRead:
             for row, mail in zip(unlinked, addresses, strict=True):
                 wanted[row] = mail.strip().lower() in emails
         return wanted
+
+
+def _parsed(body: bytes) -> pl.DataFrame | None:
+    """polars' decoding of one page; None when it refuses it, or when a list field holds
+    something else than a list (polars would wrap a text, Python iterates its letters)."""
+    import polars as pl  # noqa: PLC0415
+
+    if not (body.startswith(b"[") and body.endswith(b"]")):
+        return None
+    for key in (b'"managers"', b'"customFields"'):
+        found = body.count(key)
+        if found:
+            gap = b": " if body.find(key + b": ") >= 0 else b":"
+            if found != body.count(key + gap + b"[") and found != sum(
+                body.count(key + gap + value) for value in (b"[", b"null")
+            ):
+                return None
+    try:
+        return pl.read_json(io.BytesIO(body), schema=_schema())
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, ValueError):
+        return None
+
+
+def _doubtful(raw: pl.DataFrame) -> pl.Series:
+    """Per decoded item, whether polars may have read it otherwise than ``json`` + Python:
+    a text that a number or a boolean would have become (``_ANY_SCALAR``, ``_ODD_SCALAR``),
+    or a manager id holding U+001F (the separator ``_users_of`` joins them with)."""
+    import polars as pl  # noqa: PLC0415
+
+    def odd(column: pl.Expr, pattern: str) -> pl.Expr:
+        return column.str.contains(pattern)
+
+    item = pl.element()
+    custom = item.struct
+    checks = [
+        *(odd(pl.col(name), _ANY_SCALAR) for name in _USER_SCHEMA_FIELDS[3:]),
+        *(odd(pl.col(name), _ODD_SCALAR) for name in ("_id", "mail")),
+        pl.col("customFields")
+        .list.eval(
+            odd(custom.field("customFieldId"), _ODD_SCALAR)
+            | odd(custom.field("type"), _ODD_SCALAR)
+            | odd(custom.field("value"), _ODD_SCALAR)
+        )
+        .list.any(),
+        pl.col("managers")
+        .list.eval(odd(item, _ODD_SCALAR) | item.str.contains("\x1f", literal=True))
+        .list.any(),
+    ]
+    return raw.select(pl.any_horizontal(*(check.fill_null(False) for check in checks))).to_series()
+
+
+def _agree(body: bytes, raw: pl.DataFrame) -> bool:
+    """The page's users read by polars equal, value for value and type for type, those the
+    Python reader makes of it."""
+    try:
+        expected = [SnapshotValues().user(item) for item in json.loads(body)]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return False
+    found = _users_of(_frame(raw), SnapshotValues())
+    return found == expected and all(map(_same_types, found, expected))
+
+
+def _same_types(one: LmsUser, other: LmsUser) -> bool:
+    names = ("first_name", "last_name", "organization", "job", "lang")
+    return [type(getattr(one, name)) for name in names] == [type(getattr(other, name)) for name in names]
 
 
 def _schema() -> dict[str, Any]:
@@ -361,11 +437,16 @@ def _users_of(frame: pl.DataFrame, values: SnapshotValues) -> list[LmsUser]:
     values.know_ids(ids)
 
     def shared(name: str) -> list[Any]:
+        # Each distinct value made once, rows given its number: a row's own copy of the text
+        # would be garbage at once (and a million of them fragment the heap they leave).
         column = frame[name]
-        distinct = {value: value if value is None else once(value) for value in column.unique().to_list()}
-        return list(map(distinct.__getitem__, column.to_list()))
+        distinct = column.unique().sort(nulls_last=True)
+        made = [None if value is None else once(value) for value in distinct.to_list()]
+        codes = column.rank("dense").fill_null(len(made)) - 1
+        return list(map(made.__getitem__, codes.to_list()))
 
-    # One text per distinct list (the separators are in no value: see ``_ODD_PAGE``).
+    # One text per distinct list: JSON for custom values, U+001F between manager ids (a page
+    # with an id holding it is in doubt, see ``_doubtful``).
     keys = frame.select(
         pl.col("custom").list.eval(pl.element().struct.json_encode()).list.join("\x1e").alias("custom_key"),
         pl.when(pl.col("managers").list.len() > 0)

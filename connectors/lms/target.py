@@ -24,7 +24,14 @@ from typing import Any, Literal, TypeVar
 
 from connectors.lms.bulk import BulkItemResult, Membership
 from connectors.lms.client import LmsClient
-from connectors.lms.pages import SnapshotValues, UserFilter, definition_of, group_of, read_users
+from connectors.lms.pages import (
+    SnapshotValues,
+    UserFilter,
+    attach_columns,
+    definition_of,
+    group_of,
+    read_users,
+)
 from engine.apply.target import MemberFailure, Written
 from engine.config.models import CustomerConfig, Hris
 from engine.config.secrets import resolve_secret
@@ -53,7 +60,6 @@ from engine.hris.actions import (
     UpdateProfile,
     UserRef,
 )
-from engine.hris.columnar import snapshot_columns
 from engine.hris.groups import deployed_memory
 from engine.hris.snapshot import ExternalId, LmsGroup, Snapshot
 
@@ -229,9 +235,7 @@ class LmsTarget:
             previous_custom_fields=previous_custom_fields,
             previous_groups=previous_groups,
         )
-        if read.frame is not None:
-            # Decoded natively: the columns the columnar planning path compares come with it.
-            snapshot_columns(snapshot, read.frame)
+        attach_columns(snapshot, read)
         del read
         self._snapshot = snapshot
         self._links = {

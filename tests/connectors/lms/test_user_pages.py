@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from typing import Any
 
 import pytest
@@ -14,8 +15,6 @@ from connectors.lms.pages import SnapshotValues, UserFilter, read_users
 from engine.errors import TargetError
 from engine.hris.columnar import SnapshotColumns
 from engine.hris.snapshot import ExternalId, Snapshot
-
-pl = pytest.importorskip("polars")
 
 ADMIN = "sa@acme.example"
 TEXTS = ["", "Acme", "Sales", "fr", "  Mixed Case  ", "Zoë", "a]b", 'say "hi"', "back\\slash", "ünï", "x, 3"]
@@ -145,6 +144,36 @@ def test_a_small_listing_never_loads_polars(monkeypatch: pytest.MonkeyPatch) -> 
     assert len(read.users) == 20 and read.frame is None
 
 
+def test_without_polars_a_big_listing_is_read_the_json_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "polars", None)
+    listing = _pages([{"_id": f"u{n}", "mail": "x@acme.example"} for n in range(40)], 2)
+
+    read = read_users(listing, SnapshotValues(), UserFilter(set(), None, ADMIN))
+
+    assert [user.id for user in read.users] == [f"u{n}" for n in range(40)] and read.frame is None
+
+
 def test_a_page_that_is_not_json_says_so() -> None:
     with pytest.raises(TargetError, match="not JSON"):
         pages._NativeRead(SnapshotValues(), UserFilter(set(), None, ADMIN)).read([b"[{oops"])
+
+
+def test_a_page_in_doubt_that_reads_alike_both_ways_keeps_its_columns() -> None:
+    items = [
+        {"_id": 77, "mail": "a@acme.example", "customFields": [{"customFieldId": "cf", "value": "1234"}]},
+        {"_id": "u2", "mail": "b@acme.example", "job": "007"},  # text that looks like a number
+    ]
+
+    reference, native = _both(_pages(items, 1), set(), None)
+
+    assert native.users == reference.users and native.users[0].id == "77"
+    assert native.frame is not None and native.frame["id"].to_list() == ["77", "u2"]
+
+
+def test_an_escaped_lone_surrogate_is_read_the_json_way() -> None:
+    page = b'[{"_id": "u1", "mail": "a@acme.example", "firstName": "\\ud800x"}]'
+
+    reference, native = _both([page], set(), None)
+
+    assert native.users == reference.users and native.users[0].first_name == "\ud800x"
+    assert native.frame is None
