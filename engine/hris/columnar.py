@@ -49,13 +49,11 @@ if TYPE_CHECKING:
 
 ColumnT = TypeVar("ColumnT", "pl.Series", "pl.Expr")
 
-#: From this size on, ``plan_input`` takes this path; None: only when asked (the default).
-#: Off because, in one run, building the snapshot's columns from its Python objects takes
-#: back most of what the path saves (1M users: 2.4 s of columns + 3.2 s of plan against the
-#: reference's 6.2 s, within run-to-run noise; 100k: 0.61 s against 0.52 s) for a third more
-#: memory: it pays once the target adapter reads the API pages straight into columns.
-#: ``benchmarks/plan.py`` measures both.
-MIN_BYTES: int | None = None
+#: From this size on, ``plan_input`` takes this path; None: only when asked. Below it polars'
+#: start-up outweighs what the path saves. The target adapter decodes a big users listing
+#: into the columns compared here (``connectors.lms.pages.read_users``), so a run pays
+#: nothing to build them; ``benchmarks/plan.py`` measures both paths.
+MIN_BYTES: int | None = 1 << 20
 
 #: A column with more distinct values than this is handed back rather than decided here.
 _MAX_DISTINCT = 200_000
@@ -88,9 +86,9 @@ def plan_input(
 
     ``snapshot_of(emails)`` reads the target (``emails``: the addresses of the rows kept as
     Active users, for adoption; worked out when first used). ``columnar``: None takes this
-    module's path from ``MIN_BYTES`` on (never by default), True for any size (tests compare
-    both paths), False never. The desired state returned plans, with ``plan_sync``, byte for
-    byte as the reference's.
+    module's path from ``MIN_BYTES`` on unless most rows are not linked users of the LMS,
+    True for any size (tests compare both paths), False never. The desired state returned
+    plans, with ``plan_sync``, byte for byte as the reference's.
     """
 
     def reference() -> DesiredState:
@@ -104,6 +102,10 @@ def plan_input(
         users = desired.users
         return desired, snapshot_of(_Later(lambda: frozenset(u.email for u in users.values() if u.active)))
     snapshot = snapshot_of(_Later(facts.active_emails))
+    if columnar is None and len(snapshot.by_unique_id) * 2 < facts.frame.height:
+        # Most rows are not in the LMS yet (a first load): few can be settled, and handing
+        # the others back costs more than reading them the reference way.
+        return reference(), snapshot
     settled = facts.desired(snapshot)
     return (reference() if settled is None else settled), snapshot
 
@@ -280,7 +282,7 @@ def _cut(data: bytes, file_name: str, config: Hris) -> _Cut | None:
     (the reference reader then reads it, and explains whatever is wrong with it)."""
     try:
         import polars as pl  # noqa: PLC0415
-    except ImportError:  # an optional extra (lmsync[columnar]): without it, the reference way
+    except ImportError:  # a dependency, but an install without it still plans, the reference way
         return None
     body = data[len(_BOM) :] if data.startswith(_BOM) else data
     end = body.find(b"\n")

@@ -32,11 +32,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(autouse=True, params=["reference", "columnar"])
 def planning_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test runs on both paths of ``plan_input``: the reference one (the default) and
-    the columnar one, forced here, so its production wiring (snapshot read with the file's
-    e-mails, run log lines) meets the sandbox over HTTP too."""
+    """Every test runs on both paths of ``plan_input``: the reference one (these small files'
+    default) and the columnar one (big files' default), taken here from any size, so its
+    production wiring (snapshot read with the file's e-mails, run log lines) meets the
+    sandbox over HTTP too."""
     if request.param == "columnar":
-        pytest.importorskip("polars")  # the optional lmsync[columnar]
         monkeypatch.setattr("engine.hris.columnar.MIN_BYTES", 0)
     return str(request.param)
 

@@ -10,6 +10,7 @@ from engine.cli.main import main
 from engine.config.models import CustomerConfig, Hris
 from engine.errors import ConfigError, SecretError, TargetNotFoundError
 from engine.hris.actions import CreateCustomField, CreateGroup, GroupRef, LinkExternalId, UserRef
+from engine.hris.columnar import SnapshotColumns
 from tests.engine.apply.world import PLATFORM, ROOT, ApplyWorld, csv, row
 
 pytestmark = pytest.mark.integration
@@ -67,8 +68,6 @@ def test_snapshot_keeps_only_linked_users_and_those_whose_email_the_file_has(wor
 def test_a_listing_decoded_natively_is_the_same_snapshot_with_its_columns(
     world: ApplyWorld, monkeypatch: pytest.MonkeyPatch, emails: set[str] | None
 ) -> None:
-    pytest.importorskip("polars")
-    from engine.hris.columnar import SnapshotColumns  # noqa: PLC0415 - needs polars
 
     world.sandbox.admin.configure(page_sizes={"users": 2})
     rows = (row(str(i), site=("Paris", "Lyon")[i % 2], manager="0" if i else "") for i in range(7))

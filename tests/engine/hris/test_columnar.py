@@ -52,10 +52,6 @@ from engine.hris.snapshot import PROFILE_ATTRIBUTES, UserStatus, fed_definition_
 from .factories import ROOT, ROOT_ID, hris_config
 from .test_hris_golden import SCENARIOS
 
-# The columnar path needs the optional polars (``lmsync[columnar]``, in ``.[dev]``); without
-# it both paths would be the reference one and every comparison would prove nothing.
-pytest.importorskip("polars")
-
 # --- the differential harness ---------------------------------------------------------
 
 
@@ -735,23 +731,34 @@ def test_the_size_threshold_picks_the_path(monkeypatch: pytest.MonkeyPatch) -> N
         assert desired.settled == settled
 
 
-def test_files_take_the_reference_path_by_default() -> None:
-    # Until the adapter reads the snapshot into columns, building them costs a run what the
-    # columnar path saves (benchmarks/plan.py): no size turns it on by itself.
-    assert columnar.MIN_BYTES is None
+def test_small_files_take_the_reference_path_by_default() -> None:
+    # Below MIN_BYTES (1 MiB, some ten thousand rows) polars' start-up outweighs the gain.
     rows = _rows()
-    desired, _ = plan_input(
-        _text([_HEADER, *rows]).encode(),
-        file_name="hris-k.csv",
-        config=_config(),
-        snapshot_of=lambda _: _lms_of(rows),
-    )
+    data = _text([_HEADER, *rows]).encode()
+    assert columnar.MIN_BYTES is not None and len(data) < columnar.MIN_BYTES
+    lms = _lms_of(rows)
+    desired, _ = plan_input(data, file_name="hris-k.csv", config=_config(), snapshot_of=lambda _: lms)
     assert desired.settled == 0 and len(desired.users) == _ROWS
 
 
+def test_a_first_load_takes_the_reference_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big file whose users are mostly not in the LMS yet: little to settle, so the size
+    alone does not pick the columnar path; asked for, it still gives the same plan."""
+    monkeypatch.setattr(columnar, "MIN_BYTES", 0)
+    rows = _rows()
+    data = _text([_HEADER, *rows]).encode()
+    half = _lms_of(rows[: _ROWS // 2 - 1])
+    desired, _ = plan_input(data, file_name="hris-k.csv", config=_config(), snapshot_of=lambda _: half)
+    assert desired.settled == 0 and len(desired.users) == _ROWS
+    assert both(data, _config(), half).settled == _ROWS // 2 - 1
+    mostly = _lms_of(rows[: _ROWS // 2])
+    desired, _ = plan_input(data, file_name="hris-k.csv", config=_config(), snapshot_of=lambda _: mostly)
+    assert desired.settled == _ROWS // 2
+
+
 def test_without_polars_the_columnar_path_plans_the_reference_way(monkeypatch: pytest.MonkeyPatch) -> None:
-    # polars is an optional extra (lmsync[columnar]): asking for the path without it must
-    # still plan, the reference way, not fail on an import.
+    # polars is a dependency, but an install without it (a broken one, or an old extra's
+    # habits) must still plan, the reference way, not fail on an import.
     monkeypatch.setitem(sys.modules, "polars", None)
     rows = _rows()
     desired = both(_text([_HEADER, *rows]).encode(), _config(), _lms_of(rows))
