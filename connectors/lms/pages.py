@@ -22,7 +22,7 @@ import io
 import json
 from collections.abc import Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, compress
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.errors import TargetError
@@ -234,7 +234,7 @@ class _NativeRead:
         self._batch(batch)
         frame = None
         if self.frames is not None:
-            # Not rechunked: the snapshot's columns are joined from it, a copy would be garbage.
+            # Not rechunked: the snapshot's columns are gathered from it, a copy would be garbage.
             frame = pl.concat(self.frames, rechunk=False) if self.frames else _frame(pl.DataFrame())
         return UsersRead(tuple(self.users), self.keep.admins, frame)
 
@@ -265,19 +265,24 @@ class _NativeRead:
         import polars as pl  # noqa: PLC0415
 
         frame = _frame(raw)
-        wanted = self._wanted(frame, raw)
-        kept = frame if all(wanted) else frame.filter(pl.Series(wanted, dtype=pl.Boolean))
-        self.users.extend(_users_of(kept, self.values))
+        ids = frame["id"].to_list()
+        wanted = self._wanted(frame, raw, ids)
+        if all(wanted):
+            kept = frame
+        else:
+            kept = frame.filter(pl.Series(wanted, dtype=pl.Boolean))
+            ids = list(compress(ids, wanted))
+        self.users.extend(_users_of(kept, ids, self.values))
         if self.frames is not None:
             self.frames.append(kept)
 
-    def _wanted(self, frame: pl.DataFrame, raw: pl.DataFrame) -> list[bool]:
-        """``UserFilter.wanted`` of each row, with Python's own strip and lower for the e-mails
-        it has to look at: those of unlinked users, and any that may be the administrator's."""
+    def _wanted(self, frame: pl.DataFrame, raw: pl.DataFrame, ids: list[str]) -> list[bool]:
+        """``UserFilter.wanted`` of each row (``ids``: its ids), with Python's own strip and
+        lower for the e-mails it has to look at: those of unlinked users, and any that may be
+        the administrator's."""
         import polars as pl  # noqa: PLC0415
 
         keep = self.keep
-        ids = frame["id"].to_list()
         mails = frame["mail"]
         # Rust's and Python's lower-casing agree on ASCII: only other addresses are looked at.
         maybe_admin = mails.str.to_lowercase().str.contains(keep.admin_mail, literal=True)
@@ -355,7 +360,8 @@ def _agree(body: bytes, raw: pl.DataFrame) -> bool:
         expected = [SnapshotValues().user(item) for item in json.loads(body)]
     except (ValueError, TypeError, KeyError, AttributeError):
         return False
-    found = _users_of(_frame(raw), SnapshotValues())
+    frame = _frame(raw)
+    found = _users_of(frame, frame["id"].to_list(), SnapshotValues())
     return found == expected and all(map(_same_types, found, expected))
 
 
@@ -425,15 +431,15 @@ def _frame(raw: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _users_of(frame: pl.DataFrame, values: SnapshotValues) -> list[LmsUser]:
-    """The ``LmsUser`` of each row, sharing what ``SnapshotValues`` shares: the column's
-    distinct values and lists are made once each, then handed to every row holding them."""
+def _users_of(frame: pl.DataFrame, ids: list[str], values: SnapshotValues) -> list[LmsUser]:
+    """The ``LmsUser`` of each row (``ids``: its ids, as Python strings already), sharing
+    what ``SnapshotValues`` shares: the column's distinct values and lists are made once
+    each, then handed to every row holding them."""
     import polars as pl  # noqa: PLC0415
 
     if not frame.height:
         return []
     once = values.once
-    ids = frame["id"].to_list()
     values.know_ids(ids)
 
     def shared(name: str) -> list[Any]:
