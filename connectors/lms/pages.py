@@ -134,7 +134,7 @@ class UsersRead:
     """What the users listing gave: the users kept, in the API's order; the ids of the live
     accounts carrying the connector administrator's e-mail (seen in passing, kept or not);
     ``frame``: the kept users in columns (what ``engine.hris.columnar.SnapshotColumns`` is
-    joined from), None unless every page was decoded natively."""
+    gathered from), None unless every page was decoded natively."""
 
     users: tuple[LmsUser, ...]
     admins: list[str]
@@ -151,10 +151,15 @@ class UserFilter:
 
     def wanted(self, raw: Mapping[str, Any]) -> bool:
         """One decoded item; notes the administrator's live account on the way."""
-        mail = str(raw.get("mail") or "").strip().lower()
-        if mail == self.admin_mail and raw.get("status") != "deleted":
-            self.admins.append(str(raw["_id"]))
-        return self.emails is None or str(raw["_id"]) in self.linked or mail in self.emails
+        return self.decide(str(raw["_id"]), str(raw.get("mail") or ""), raw.get("status"))
+
+    def decide(self, user_id: str, mail: str, status: Any) -> bool:
+        """Whether the user ``user_id`` is kept (``mail`` as the API has it, ``status`` its
+        raw value): the one rule both ways of reading the listing apply."""
+        key = mail.strip().lower()
+        if key == self.admin_mail and status != "deleted":
+            self.admins.append(user_id)
+        return self.emails is None or user_id in self.linked or key in self.emails
 
 
 def read_users(pages: Iterable[bytes], values: SnapshotValues, keep: UserFilter) -> UsersRead:
@@ -277,30 +282,31 @@ class _NativeRead:
             self.frames.append(kept)
 
     def _wanted(self, frame: pl.DataFrame, raw: pl.DataFrame, ids: list[str]) -> list[bool]:
-        """``UserFilter.wanted`` of each row (``ids``: its ids), with Python's own strip and
-        lower for the e-mails it has to look at: those of unlinked users, and any that may be
-        the administrator's."""
+        """``UserFilter.decide`` of each row (``ids``: its ids), asked only where its answer
+        is not known beforehand: a linked user is kept, and an address that is not ASCII
+        nor holds the administrator's (lower-cased alike in Rust and Python) is not theirs."""
         import polars as pl  # noqa: PLC0415
 
         keep = self.keep
         mails = frame["mail"]
-        # Rust's and Python's lower-casing agree on ASCII: only other addresses are looked at.
-        maybe_admin = mails.str.to_lowercase().str.contains(keep.admin_mail, literal=True)
-        maybe_admin = maybe_admin | mails.str.contains(r"[^\x00-\x7f]")
-        if maybe_admin.any():
-            live = raw["status"].fill_null("") != "deleted"
-            for row in (maybe_admin & live).arg_true().to_list():
-                if mails[row].strip().lower() == keep.admin_mail:
-                    keep.admins.append(ids[row])
+        ask = mails.str.to_lowercase().str.contains(keep.admin_mail, literal=True)
+        ask = ask | mails.str.contains(r"[^\x00-\x7f]")
         if keep.emails is None:
-            return [True] * len(ids)
-        linked, emails = keep.linked, keep.emails
-        wanted = [user_id in linked for user_id in ids]
-        unlinked = [row for row, found in enumerate(wanted) if not found]
-        if unlinked:
-            addresses = mails.gather(pl.Series(unlinked, dtype=pl.UInt32)).to_list()
-            for row, mail in zip(unlinked, addresses, strict=True):
-                wanted[row] = mail.strip().lower() in emails
+            wanted = [True] * len(ids)
+        else:
+            linked = keep.linked
+            wanted = [user_id in linked for user_id in ids]
+            ask = ask | ~pl.Series(wanted, dtype=pl.Boolean)
+        rows = ask.arg_true()
+        if rows.len():
+            at = zip(
+                rows.to_list(),
+                mails.gather(rows).to_list(),
+                raw["status"].gather(rows).to_list(),
+                strict=True,
+            )
+            for row, mail, status in at:
+                wanted[row] = keep.decide(ids[row], mail, status)
         return wanted
 
 
@@ -315,9 +321,8 @@ def _parsed(body: bytes) -> pl.DataFrame | None:
         found = body.count(key)
         if found:
             gap = b": " if body.find(key + b": ") >= 0 else b":"
-            if found != body.count(key + gap + b"[") and found != sum(
-                body.count(key + gap + value) for value in (b"[", b"null")
-            ):
+            lists = body.count(key + gap + b"[")
+            if found != lists and found != lists + body.count(key + gap + b"null"):
                 return None
     try:
         return pl.read_json(io.BytesIO(body), schema=_schema())
@@ -331,23 +336,20 @@ def _doubtful(raw: pl.DataFrame) -> pl.Series:
     or a manager id holding U+001F (the separator ``_users_of`` joins them with)."""
     import polars as pl  # noqa: PLC0415
 
-    def odd(column: pl.Expr, pattern: str) -> pl.Expr:
-        return column.str.contains(pattern)
-
     item = pl.element()
     custom = item.struct
     checks = [
-        *(odd(pl.col(name), _ANY_SCALAR) for name in _USER_SCHEMA_FIELDS[3:]),
-        *(odd(pl.col(name), _ODD_SCALAR) for name in ("_id", "mail")),
+        *(pl.col(name).str.contains(_ANY_SCALAR) for name in _USER_SCHEMA_FIELDS[3:]),
+        *(pl.col(name).str.contains(_ODD_SCALAR) for name in ("_id", "mail")),
         pl.col("customFields")
         .list.eval(
-            odd(custom.field("customFieldId"), _ODD_SCALAR)
-            | odd(custom.field("type"), _ODD_SCALAR)
-            | odd(custom.field("value"), _ODD_SCALAR)
+            pl.any_horizontal(
+                custom.field(name).str.contains(_ODD_SCALAR) for name in ("customFieldId", "type", "value")
+            )
         )
         .list.any(),
         pl.col("managers")
-        .list.eval(odd(item, _ODD_SCALAR) | item.str.contains("\x1f", literal=True))
+        .list.eval(item.str.contains(_ODD_SCALAR) | item.str.contains("\x1f", literal=True))
         .list.any(),
     ]
     return raw.select(pl.any_horizontal(*(check.fill_null(False) for check in checks))).to_series()
