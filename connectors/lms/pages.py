@@ -20,13 +20,14 @@ import contextlib
 import ctypes
 import io
 import json
-from collections.abc import Collection, Hashable, Iterable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, compress
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.errors import TargetError
 from engine.hris.columnar import snapshot_columns
+from engine.hris.held import FrameUsers, frame_users, index
 from engine.hris.snapshot import CustomFieldDefinition, CustomValue, LmsGroup, LmsUser, Snapshot, UserStatus
 
 if TYPE_CHECKING:
@@ -131,14 +132,12 @@ _ODD_SCALAR = r"^(?:true|false|-?0|-?[0-9]+[.eE].*)$"
 
 @dataclass
 class UsersRead:
-    """What the users listing gave: the users kept, in the API's order; the ids of the live
-    accounts carrying the connector administrator's e-mail (seen in passing, kept or not);
-    ``frame``: the kept users in columns (what ``engine.hris.columnar.SnapshotColumns`` is
-    gathered from), None unless every page was decoded natively."""
+    """What the users listing gave: the users kept, in the API's order (``FrameUsers``,
+    held in columns, when every page was decoded natively); the ids of the live accounts
+    carrying the connector administrator's e-mail (seen in passing, kept or not)."""
 
-    users: tuple[LmsUser, ...]
+    users: Sequence[LmsUser]
     admins: list[str]
-    frame: pl.DataFrame | None = None
 
 
 class UserFilter:
@@ -166,8 +165,9 @@ def read_users(pages: Iterable[bytes], values: SnapshotValues, keep: UserFilter)
     """The users of a ``/api/v2/users`` listing that ``keep`` wants, as ``SnapshotValues.user``
     reads them, whichever way each page is decoded.
 
-    A big listing is decoded by polars, and the snapshot's columns come with it
-    (``benchmarks/plan.py`` measures both ways); a page that polars may read otherwise is
+    A big listing is decoded by polars and its users held in those columns
+    (``engine.hris.held``; ``benchmarks/plan.py`` measures both ways), each made an object
+    only when asked for; a page that polars may read otherwise is
     checked against ``json``, see ``_NativeRead``. Known difference: with a key twice in one
     item, ``json`` keeps the last value and polars the first (RFC 8259 leaves it open; the
     LMS API does not send such items).
@@ -187,14 +187,15 @@ def read_users(pages: Iterable[bytes], values: SnapshotValues, keep: UserFilter)
     return _NativeRead(values, keep).read(chain(held, pages))
 
 
-def attach_columns(snapshot: Snapshot, read: UsersRead) -> None:
-    """Gives ``snapshot`` the columns of its users decoded natively (the columnar planning
-    path compares them), then hands the read's freed memory back to the system: a million
-    users leave ~90 MiB of it in the C heap, which the plan would otherwise carry."""
-    if read.frame is None:
+def attach_columns(snapshot: Snapshot) -> None:
+    """Gives a snapshot of users decoded natively its indexes (``engine.hris.held.index``)
+    and the columns the columnar planning path compares, then hands the read's freed memory
+    back to the system: a million users leave ~90 MiB of it in the C heap, which the plan
+    would otherwise carry."""
+    if frame_users(snapshot) is None:
         return
-    snapshot_columns(snapshot, read.frame)
-    read.frame = None
+    index(snapshot)
+    snapshot_columns(snapshot)
     with contextlib.suppress(OSError, AttributeError):  # glibc; elsewhere nothing to call
         ctypes.CDLL(None).malloc_trim(0)
 
@@ -216,7 +217,8 @@ class _NativeRead:
     page where polars may read a value otherwise than ``json`` + ``SnapshotValues.user``
     (a number or a boolean where we read text, an escaped surrogate) is decoded both ways
     and kept only if they agree; otherwise, and when polars refuses a page, that page is the
-    Python reader's, and no columns are kept."""
+    Python reader's, and the users are made objects (the frames read so far, then every
+    page the way it was decoded)."""
 
     def __init__(self, values: SnapshotValues, keep: UserFilter) -> None:
         self.values, self.keep = values, keep
@@ -237,11 +239,14 @@ class _NativeRead:
                 self._batch(batch)
                 batch = []
         self._batch(batch)
-        frame = None
-        if self.frames is not None:
-            # Not rechunked: the snapshot's columns are gathered from it, a copy would be garbage.
-            frame = pl.concat(self.frames, rechunk=False) if self.frames else _frame(pl.DataFrame())
-        return UsersRead(tuple(self.users), self.keep.admins, frame)
+        if self.frames is None:
+            return UsersRead(tuple(self.users), self.keep.admins)
+        # Not rechunked: the snapshot's columns are gathered from it, a copy would be garbage.
+        frame = pl.concat(self.frames, rechunk=False) if self.frames else _frame(pl.DataFrame())
+        self.frames = None
+        if frame["id"].is_duplicated().any():  # the snapshot's index keeps the last: objects decide
+            return UsersRead(tuple(_made(frame)), self.keep.admins)
+        return UsersRead(FrameUsers(frame, _made), self.keep.admins)
 
     def _batch(self, batch: list[tuple[bytes, pl.DataFrame | None, bool]]) -> None:
         import polars as pl  # noqa: PLC0415
@@ -263,8 +268,11 @@ class _NativeRead:
             ):
                 self._native(raw)
             else:
+                if self.frames is not None:  # the pages before it become objects too
+                    for frame in self.frames:
+                        self.users.extend(_users_of(frame, frame["id"].to_list(), self.values))
+                    self.frames = None
                 self.users.extend(_decoded([body], self.values, self.keep).users)
-                self.frames = None
 
     def _native(self, raw: pl.DataFrame) -> None:
         import polars as pl  # noqa: PLC0415
@@ -277,8 +285,12 @@ class _NativeRead:
         else:
             kept = frame.filter(pl.Series(wanted, dtype=pl.Boolean))
             ids = list(compress(ids, wanted))
-        self.users.extend(_users_of(kept, ids, self.values))
-        if self.frames is not None:
+        if self.frames is None:
+            self.users.extend(_users_of(kept, ids, self.values))
+        else:
+            # Held in columns; the ids are known, so that the links and roles read next name
+            # each user with one string.
+            self.values.know_ids(ids)
             self.frames.append(kept)
 
     def _wanted(self, frame: pl.DataFrame, raw: pl.DataFrame, ids: list[str]) -> list[bool]:
@@ -431,6 +443,16 @@ def _frame(raw: pl.DataFrame) -> pl.DataFrame:
         .alias("custom"),
         pl.col("managers").fill_null([]),
     )
+
+
+def _made(frame: pl.DataFrame) -> list[LmsUser]:
+    """Users held in columns made objects (``FrameUsers``), sharing their values; a batch
+    at a time, as the read makes them, so that a million users never stand as columns of
+    Python values beside their objects."""
+    values, users = SnapshotValues(), []
+    for batch in frame.iter_slices(_BATCH_PAGES * 500):
+        users.extend(_users_of(batch, batch["id"].to_list(), values))
+    return users
 
 
 def _users_of(frame: pl.DataFrame, ids: list[str], values: SnapshotValues) -> list[LmsUser]:

@@ -92,7 +92,9 @@ class LmsTarget:
         self._snapshot: Snapshot | None = None
         self._admin_problem: str | None = None
         self._user_ids: dict[str, str] = {}
-        self._links: dict[str, str] = {}
+        #: uniqueId → linked user id, made from the snapshot's links when a link is first
+        #: written (most runs write none: a million-entry index for nothing).
+        self._links: dict[str, str] | None = None
         self._group_ids: dict[tuple[str, ...], str] = {}
         self._children: dict[tuple[str, str], str] = {}
         self._field_ids: dict[str, str] = {}
@@ -235,13 +237,10 @@ class LmsTarget:
             previous_custom_fields=previous_custom_fields,
             previous_groups=previous_groups,
         )
-        attach_columns(snapshot, read)
         del read
+        attach_columns(snapshot)
         self._snapshot = snapshot
-        self._links = {
-            link.value: link.user_id
-            for link in sorted(links, key=lambda e: (e.value, e.user_id), reverse=True)
-        }
+        self._links = None
         self._index_groups(every_group)
         self._admin_problem = self._check_admin(hris, admins, every_group)
         for definition in sorted(fields, key=lambda d: d.id, reverse=True):
@@ -394,7 +393,7 @@ class LmsTarget:
     def restore_user(self, action: RestoreUser, *, columns: tuple[str, ...]) -> Written:
         """Re-create a deleted managed user in place: by its old e-mail, so it keeps its id and
         its external id, then the new e-mail and cleared fields in one PATCH."""
-        old = self._snapshot.by_id.get(action.previous_id) if self._snapshot is not None else None
+        old = self._snapshot.user_with_id(action.previous_id) if self._snapshot is not None else None
         mail = old.mail if old is not None and old.status == "deleted" else action.email
         user, restored = self.client.create_user(
             mail,
@@ -433,6 +432,10 @@ class LmsTarget:
     def link_external_id(self, action: LinkExternalId) -> Written:
         uid = action.user.unique_id
         user_id = self.user_id(action.user)
+        if self._links is None:
+            held = self._snapshot.external_ids if self._snapshot is not None else ()
+            ordered = sorted(held, key=lambda e: (e.value, e.user_id), reverse=True)
+            self._links = {link.value: link.user_id for link in ordered}
         if self._links.get(uid) == user_id:
             return {"user_id": user_id, "existed": True}
         try:

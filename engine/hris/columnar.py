@@ -40,6 +40,7 @@ from engine.hris import rows as rules
 from engine.hris.desired import DesiredState, Rules, build_desired, require_columns
 from engine.hris.gcpause import without_collector
 from engine.hris.groups import GroupTree
+from engine.hris.held import SPACES, frame_users, linked_count, narrowed, shared_mails
 from engine.hris.reader import HrisFile, detect_delimiter, parse_header, read_rows
 from engine.hris.rows import LanguageTable
 from engine.hris.snapshot import PROFILE_ATTRIBUTES, Snapshot, definitions_by_name, fed_definition_ids
@@ -59,17 +60,12 @@ MIN_BYTES: int | None = 1 << 20
 _MAX_DISTINCT = 200_000
 
 _BOM = b"\xef\xbb\xbf"
-#: What ``str.strip`` removes (``str.isspace``), so polars trims exactly as the rules do.
-#: (Written out: working it out at import cost 60 ms on every command; a test keeps it true.)
-_SPACES = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
-    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
 #: Addresses ``rows.normalize_email`` returns unchanged (a strict subset of the valid ones).
 _PLAIN_EMAIL = r"^[a-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}@[a-z0-9.\-]{1,180}\.[a-z0-9\-]{1,8}$"
 _SEP = "\x1f"
 #: Row numbers times this, plus a group number: one integer per (user, group) pair.
 _SHIFT = 1 << 32
+_SPACES = SPACES
 _EDGE_SPACE = "^[{0}]|[{0}]$".format("".join(f"\\x{{{ord(c):x}}}" for c in _SPACES))
 
 
@@ -102,12 +98,12 @@ def plan_input(
         users = desired.users
         return desired, snapshot_of(_Later(lambda: frozenset(u.email for u in users.values() if u.active)))
     snapshot = snapshot_of(_Later(facts.active_emails))
-    if columnar is None and len(snapshot.by_unique_id) * 2 < facts.frame.height:
+    if columnar is None and linked_count(snapshot) * 2 < facts.frame.height:
         # Most rows are not in the LMS yet (a first load): few can be settled, and handing
         # the others back costs more than reading them the reference way.
         return reference(), snapshot
     settled = facts.desired(snapshot)
-    return (reference() if settled is None else settled), snapshot
+    return (reference(), snapshot) if settled is None else settled
 
 
 # --- the snapshot in columns ----------------------------------------------------------
@@ -127,6 +123,9 @@ class SnapshotColumns:
         decoded them into columns (``connectors.lms.pages.read_users``), which is far cheaper."""
         import polars as pl  # noqa: PLC0415 - loaded only when this path runs
 
+        held = frame_users(snapshot)
+        if frame is None and held is not None:
+            frame = held.frame
         if frame is None or not self._from_frame(snapshot, frame):
             self._from_users(snapshot)
         self.group_number = {group: n for n, group in enumerate(snapshot.learners)}
@@ -185,16 +184,21 @@ class SnapshotColumns:
 
         if frame["id"].is_duplicated().any():
             return False
-        linked = snapshot.by_unique_id
-        keys = pl.DataFrame(
-            [
-                pl.Series("uid", list(linked), dtype=pl.String),
-                pl.Series("id", [user.id for user in linked.values()], dtype=pl.String),
-            ]
-        )
-        at = frame.select("id").with_row_index("at")
-        # Where each linked user is in the frame (each is: the snapshot's users are its rows).
-        where = keys.join(at, on="id", how="left", maintain_order="left")["at"]
+        held = frame_users(snapshot)
+        if held is not None and held.frame is frame:
+            keys = held.links(snapshot.external_ids)
+        else:
+            linked = snapshot.by_unique_id
+            keys = pl.DataFrame(
+                [
+                    pl.Series("uid", list(linked), dtype=pl.String),
+                    pl.Series("id", [user.id for user in linked.values()], dtype=pl.String),
+                ]
+            )
+            at = frame.select("id").with_row_index("at")
+            # Where each linked user is in the frame (each is: the snapshot's users are its rows).
+            keys = keys.join(at, on="id", how="left", maintain_order="left")
+        where = keys["at"]
         series = [keys["uid"], keys["id"], frame["status"].gather(where)]
         series += [frame[name].gather(where).fill_null("") for name in PROFILE_ATTRIBUTES.values()]
         # Lists are never gathered (that copies every string in them): the managers are
@@ -532,15 +536,16 @@ class _FileFacts:
         """The addresses the reference hands the target: those of the Active users."""
         return frozenset(self.frame.filter(self.frame["user"])["email"].to_list())
 
-    def desired(self, snapshot: Snapshot) -> DesiredState | None:
+    def desired(self, snapshot: Snapshot) -> tuple[DesiredState, Snapshot] | None:
         """The reference desired state of the rows not settled here, with the settled ones
-        counted; None when this path cannot vouch for the plan (the caller reads the file
-        the reference way)."""
+        counted, and the snapshot to plan them against (``held.narrowed``); None when this
+        path cannot vouch for the plan (the caller reads the file the reference way)."""
         import polars as pl  # noqa: PLC0415
 
-        settled = self.settled(snapshot)
-        if settled is None:
+        found = self.settled(snapshot)
+        if found is None:
             return None
+        settled, m_row = found
         cut, header = self.cut, self.cut.header
         width = len(header)
         names = [f"c{j}" for j in range(width)]
@@ -576,16 +581,26 @@ class _FileFacts:
                 lookup.update(zip(uids.to_list(), (row + 2 for row in done["row"].to_list()), strict=True))
             return lookup.get(unique_id)
 
-        return replace(
+        left = ~settled
+        bosses = None if self.rules.manager_i is None else _trimmed(cut.cells[f"c{self.rules.manager_i}"])
+        planned_against = narrowed(
+            snapshot,
+            settled=m_row.filter(settled),
+            emails=self.frame["email"].filter(left),
+            managers=pl.Series([], dtype=pl.String) if bosses is None else bosses.filter(left),
+        )
+        desired = replace(
             desired,
             present=_Later(present),
             settled=done.height,
             settled_without_rule=without_rule,
             settled_line=line_of,
         )
+        return desired, planned_against
 
-    def settled(self, snapshot: Snapshot) -> pl.Series | None:
-        """Per row, whether it is settled; None when this path cannot decide the file."""
+    def settled(self, snapshot: Snapshot) -> tuple[pl.Series, pl.Series] | None:
+        """Per row, whether it is settled, and its linked user's row in ``SnapshotColumns``
+        (null for none); None when this path cannot decide the file."""
         import polars as pl  # noqa: PLC0415
 
         r, config = self.rules, self.config
@@ -599,9 +614,7 @@ class _FileFacts:
         lms = snapshot_columns(snapshot)
         frame = self.frame
         emails = frame["email"]
-        once = emails.is_null() | ~emails.is_in(
-            pl.Series(list(snapshot.mail_holders), dtype=pl.String).implode()
-        )
+        once = emails.is_null() | ~emails.is_in(pl.Series(shared_mails(snapshot), dtype=pl.String).implode())
         if emails.drop_nulls().n_unique() != emails.len() - emails.null_count():
             once = once & ~emails.is_duplicated()
         # No rule can delete or skip this row's user (a manager that others keep).
@@ -623,7 +636,7 @@ class _FileFacts:
         ok = ok & self._groups(frame, lms, tree)
         if r.manager_i is not None:
             ok = ok & self._managers(frame, lms)
-        return ok.fill_null(False).alias("settled")
+        return ok.fill_null(False).alias("settled"), m_row
 
     def _groups(self, frame: pl.DataFrame, lms: SnapshotColumns, tree: GroupTree) -> pl.Series:
         """Learner of the synchronized group, of exactly the scope groups the row wants (as

@@ -10,10 +10,12 @@ This module must never talk to the LMS or read a clock: it describes, it does no
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from operator import attrgetter, countOf
-from typing import Literal
+from typing import Any, Literal, overload
 
 UserStatus = Literal["active", "invited", "deleted"]
 CustomFieldType = Literal["string", "date"]
@@ -101,6 +103,59 @@ PROFILE_ATTRIBUTES: Mapping[str, str] = {
 }
 
 
+class HeldUsers(ABC, Sequence[LmsUser]):
+    """A snapshot's users held in another form than objects (the columns a target adapter
+    decoded a big listing into, ``engine.hris.columnar.FrameUsers``), each made an
+    ``LmsUser`` only when asked for: a million objects and their indexes cost ~700 MiB, and
+    the columnar planning path needs the few thousand its plan is about
+    (``columnar.narrowed``). Used as a sequence, all of them are made, once."""
+
+    @abstractmethod
+    def make_all(self) -> tuple[LmsUser, ...]:
+        """Every user, as objects, in the listing's order."""
+
+    @abstractmethod
+    def with_id(self, user_id: str) -> LmsUser | None:
+        """The user of id ``user_id`` (the last one, as ``Snapshot.by_id`` keeps), without
+        making the others."""
+
+    @cached_property
+    def _all(self) -> tuple[LmsUser, ...]:
+        return self.make_all()
+
+    @property
+    def all_made(self) -> bool:
+        """Whether every user was made an object (the columns may then be dropped)."""
+        return "_all" in self.__dict__
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    @overload
+    def __getitem__(self, index: int) -> LmsUser: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[LmsUser]: ...
+    def __getitem__(self, index: int | slice) -> LmsUser | Sequence[LmsUser]:
+        return self._all[index]
+
+    def __iter__(self) -> Iterator[LmsUser]:
+        return iter(self._all)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, HeldUsers | tuple | list):
+            return self._all == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # like a list: equal to its users, not hashable
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(...)"  # never the users: names and e-mails
+
+
+#: The indexes a snapshot of held users builds on first use (making every user an object).
+_INDEXES = frozenset({"by_id", "by_mail", "mail_holders", "by_unique_id", "unique_id_of"})
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What the LMS holds now, for one synchronized group.
@@ -115,15 +170,21 @@ class Snapshot:
     ``previous_groups``: ids of the groups where earlier runs gave learner roles (the scope
     of the last successful apply, from the state store; empty when unknown), whose learners
     the adapter also reads, so roles of a rule or level since removed can be taken back.
+
+    ``users`` may be ``HeldUsers``: the indexes are then built on first use, and the columnar
+    path plans against ``columnar.narrowed`` of the snapshot, which never builds them.
+    ``managed``: the count of managed users when ``users`` holds only some of them (a
+    narrowed snapshot); None counts them.
     """
 
-    users: tuple[LmsUser, ...] = ()
+    users: Sequence[LmsUser] = ()
     external_ids: tuple[ExternalId, ...] = ()
     custom_fields: tuple[CustomFieldDefinition, ...] = ()
     groups: tuple[LmsGroup, ...] = ()
     learners: Mapping[str, frozenset[str]] = field(default_factory=dict)
     previous_custom_fields: frozenset[str] = frozenset()
     previous_groups: frozenset[str] = frozenset()
+    managed: int | None = field(default=None, compare=False)
 
     # Indexes, built once in __post_init__: the planner looks users up a million times.
     by_id: Mapping[str, LmsUser] = field(init=False, repr=False, compare=False)
@@ -139,10 +200,22 @@ class Snapshot:
     columnar: object = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        by_id = {user.id: user for user in self.users}
+        object.__setattr__(self, "groups_by_id", {group.id: group for group in self.groups})
+        if not isinstance(self.users, HeldUsers):
+            self._index(self.users)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for attributes not set: the indexes of held users, built on first use.
+        if name in _INDEXES and isinstance(self.__dict__.get("users"), HeldUsers):
+            self._index(self.users)
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _index(self, users: Sequence[LmsUser]) -> None:
+        by_id = {user.id: user for user in users}
         by_mail: dict[str, LmsUser] = {}
         shared: dict[str, list[LmsUser]] = {}
-        for user in self.users:
+        for user in users:
             key = user.mail.strip().lower()
             if key == user.mail:
                 key = user.mail  # the address itself, not an equal copy (1M copies: ~70 MiB)
@@ -166,7 +239,18 @@ class Snapshot:
         object.__setattr__(self, "mail_holders", {key: tuple(held) for key, held in shared.items()})
         object.__setattr__(self, "by_unique_id", by_unique_id)
         object.__setattr__(self, "unique_id_of", unique_id_of)
-        object.__setattr__(self, "groups_by_id", {group.id: group for group in self.groups})
+
+    @property
+    def held(self) -> bool:
+        """Whether the users are held in columns and their indexes not built yet."""
+        return isinstance(self.users, HeldUsers) and not self.users.all_made
+
+    def user_with_id(self, user_id: str) -> LmsUser | None:
+        """``by_id.get(user_id)``, without making every held user an object."""
+        if self.held:
+            assert isinstance(self.users, HeldUsers)
+            return self.users.with_id(user_id)
+        return self.by_id.get(user_id)
 
     def is_managed(self, user_id: str) -> bool:
         """A user is managed iff it carries an external id of our platform."""
@@ -174,5 +258,7 @@ class Snapshot:
 
     def managed_count(self) -> int:
         """Managed users that still exist (the base of a percentage deletion guard)."""
+        if self.managed is not None:
+            return self.managed
         linked = self.by_unique_id.values()
         return len(linked) - countOf(map(attrgetter("status"), linked), "deleted")

@@ -14,6 +14,7 @@ from connectors.lms import pages
 from connectors.lms.pages import SnapshotValues, UserFilter, read_users
 from engine.errors import TargetError
 from engine.hris.columnar import SnapshotColumns
+from engine.hris.held import FrameUsers
 from engine.hris.snapshot import ExternalId, Snapshot
 
 ADMIN = "sa@acme.example"
@@ -61,6 +62,11 @@ def _pages(items: list[dict[str, Any]], size: int) -> list[bytes]:
     return [json.dumps(items[i : i + size]).encode() for i in range(0, len(items), size)]
 
 
+def _frame(read: pages.UsersRead) -> Any:
+    """The columns the read holds its users in; None when it made them objects."""
+    return read.users.frame if isinstance(read.users, FrameUsers) else None
+
+
 def _both(
     page_list: list[bytes], linked: set[str], emails: set[str] | None
 ) -> tuple[pages.UsersRead, pages.UsersRead]:
@@ -84,28 +90,33 @@ def test_native_decoding_reads_as_json_does(seed: int, monkeypatch: pytest.Monke
         with pytest.raises((KeyError, TypeError)):
             pages._NativeRead(SnapshotValues(), UserFilter(linked, emails, ADMIN)).read(_pages(items, 7))
         return
+    frame = _frame(native)  # before the users are made objects, which lets the columns go
     assert native.users == reference.users
     assert [type(v) for u in native.users for v in (u.first_name, u.job)] == [
         type(v) for u in reference.users for v in (u.first_name, u.job)
     ]
     assert native.admins == reference.admins
     if not odd_share:
-        assert native.frame is not None and native.frame.height == len(native.users)
-        _same_columns(rng, native)
+        assert frame is not None and frame.height == len(native.users)
+        _same_columns(rng, frame)
 
 
-def _same_columns(rng: random.Random, read: pages.UsersRead) -> None:
-    """The snapshot's columns joined from the decoded frame equal those made from its users."""
-    ids = [user.id for user in read.users]
+def _same_columns(rng: random.Random, frame: Any) -> None:
+    """The snapshot's columns joined from the decoded frame equal those made from its users
+    (as objects: the way a listing read by ``json`` gets them)."""
+    made = FrameUsers(frame, pages._made)
+    ids = [user.id for user in made]
     links = [ExternalId(user_id, f"E{rng.randrange(len(ids) + 3)}") for user_id in ids if rng.random() < 0.8]
     links.append(ExternalId("u-unknown", "E-unknown"))
     learners = {"g1": frozenset(rng.sample(ids, len(ids) // 2)), "g2": frozenset(ids[:3])}
-    snapshot = Snapshot(users=read.users, external_ids=tuple(links), learners=learners)
-    assert read.frame is not None
-    from_frame, from_users = SnapshotColumns(snapshot, read.frame), SnapshotColumns(snapshot)
+    held = Snapshot(users=FrameUsers(frame, pages._made), external_ids=tuple(links), learners=learners)
+    objects = Snapshot(users=tuple(made), external_ids=tuple(links), learners=learners)
+    assert held.held and not objects.held
+    from_frame, from_users = SnapshotColumns(held), SnapshotColumns(objects)
     for name in ("users", "custom", "roles"):
         assert getattr(from_frame, name).equals(getattr(from_users, name)), name
-    assert from_frame.users.height == len(snapshot.by_unique_id)
+    assert held.held, "the columns were read without making the users objects"
+    assert from_frame.users.height == len(objects.by_unique_id)
 
 
 def test_an_odd_page_is_decoded_by_json_and_no_columns_are_kept() -> None:
@@ -118,7 +129,7 @@ def test_an_odd_page_is_decoded_by_json_and_no_columns_are_kept() -> None:
 
     job: Any = native.users[0].job  # the Python reader keeps the JSON value as it is
     assert native.users == reference.users and job is True
-    assert native.frame is None
+    assert _frame(native) is None
 
 
 def test_a_clean_listing_keeps_its_users_in_columns_with_shared_values() -> None:
@@ -129,11 +140,12 @@ def test_a_clean_listing_keeps_its_users_in_columns_with_shared_values() -> None
     ]  # fmt: skip
 
     read = pages._NativeRead(SnapshotValues(), UserFilter(set(), None, ADMIN)).read(_pages(items, 2))
+    frame = _frame(read)
 
     first, second, third = read.users
     assert first.job is second.job and first.custom_fields is third.custom_fields
     assert first.managers is second.managers and first.managers[0] is first.id
-    assert read.frame is not None and read.frame["id"].to_list() == ["u0", "u1", "u2"]
+    assert frame is not None and frame["id"].to_list() == ["u0", "u1", "u2"]
 
 
 def test_a_small_listing_never_loads_polars(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,7 +157,7 @@ def test_a_small_listing_never_loads_polars(monkeypatch: pytest.MonkeyPatch) -> 
 
     read = read_users(listing, SnapshotValues(), UserFilter(set(), None, ADMIN))
 
-    assert len(read.users) == 20 and read.frame is None
+    assert len(read.users) == 20 and _frame(read) is None
 
 
 def test_without_polars_a_big_listing_is_read_the_json_way(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,7 +166,7 @@ def test_without_polars_a_big_listing_is_read_the_json_way(monkeypatch: pytest.M
 
     read = read_users(listing, SnapshotValues(), UserFilter(set(), None, ADMIN))
 
-    assert [user.id for user in read.users] == [f"u{n}" for n in range(40)] and read.frame is None
+    assert [user.id for user in read.users] == [f"u{n}" for n in range(40)] and _frame(read) is None
 
 
 def test_a_page_that_is_not_json_says_so() -> None:
@@ -169,9 +181,10 @@ def test_a_page_in_doubt_that_reads_alike_both_ways_keeps_its_columns() -> None:
     ]
 
     reference, native = _both(_pages(items, 1), set(), None)
+    frame = _frame(native)
 
     assert native.users == reference.users and native.users[0].id == "77"
-    assert native.frame is not None and native.frame["id"].to_list() == ["77", "u2"]
+    assert frame is not None and frame["id"].to_list() == ["77", "u2"]
 
 
 def test_an_escaped_lone_surrogate_is_read_the_json_way() -> None:
@@ -180,4 +193,4 @@ def test_an_escaped_lone_surrogate_is_read_the_json_way() -> None:
     reference, native = _both([page], set(), None)
 
     assert native.users == reference.users and native.users[0].first_name == "\ud800x"
-    assert native.frame is None
+    assert _frame(native) is None

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from collections.abc import Sequence
 from typing import Any
 
+from connectors.lms import pages
 from engine.config.models import FileNaming, Hris
 from engine.hris import (
     DesiredState,
@@ -38,7 +42,7 @@ def desired_from(text: str, config: Hris | None = None, **naming: Any) -> Desire
 
 
 def snapshot(
-    users: tuple[LmsUser, ...] = (),
+    users: Sequence[LmsUser] = (),
     links: dict[str, str] | None = None,
     groups: tuple[LmsGroup, ...] = (ROOT,),
     learners: dict[str, set[str]] | None = None,
@@ -61,3 +65,27 @@ def plan_of(text: str, snap: Snapshot, config: Hris | None = None, **kwargs: Any
 
 def action_types(plan: Plan) -> list[str]:
     return [type(action).__name__ for action in plan.actions]
+
+
+def held_snapshot(snapshot: Snapshot) -> Snapshot:
+    """``snapshot`` with its users held in columns, as the LMS adapter reads a big listing:
+    the users written as ``/api/v2/users`` pages, decoded natively (no polars: as they are)."""
+    try:
+        import polars  # noqa: F401, PLC0415
+    except ImportError:
+        return snapshot
+    items = [
+        {
+            "_id": user.id, "mail": user.mail, "status": user.status, "firstName": user.first_name,
+            "lastName": user.last_name, "organization": user.organization, "job": user.job,
+            "lang": user.lang, "managers": list(user.managers),
+            "customFields": [
+                {"customFieldId": value.field_id, "type": value.type, "value": value.value}
+                for value in user.custom_fields
+            ],
+        }
+        for user in snapshot.users
+    ]  # fmt: skip
+    listing = [json.dumps(items[at : at + 3]).encode() for at in range(0, len(items), 3)]
+    read = pages._NativeRead(pages.SnapshotValues(), pages.UserFilter(set(), None, "")).read(listing)
+    return dataclasses.replace(snapshot, users=read.users)

@@ -46,10 +46,11 @@ from engine.hris.actions import ACTION_ORDER
 from engine.hris.columnar import plan_input
 from engine.hris.desired import Rules
 from engine.hris.groups import GroupTree
+from engine.hris.held import FrameUsers
 from engine.hris.rows import ProblemCode
 from engine.hris.snapshot import PROFILE_ATTRIBUTES, UserStatus, fed_definition_ids
 
-from .factories import ROOT, ROOT_ID, hris_config
+from .factories import ROOT, ROOT_ID, held_snapshot, hris_config
 from .test_hris_golden import SCENARIOS
 
 # --- the differential harness ---------------------------------------------------------
@@ -80,7 +81,8 @@ def _run(data: bytes, config: Hris, snapshot: Snapshot, *, columnar: bool) -> _R
         )
     except LmsyncError as exc:
         return _Run(None, None, None, None, exc)
-    assert planned_against is snapshot
+    # The columnar path plans against the users its rows can reach (``held.narrowed``).
+    assert planned_against is snapshot or columnar
     assert len(asked) == 1, "the target is read once per file"
     try:
         plan = plan_sync(desired, planned_against, config)
@@ -146,7 +148,8 @@ def both(data: bytes, config: Hris, snapshot: Snapshot) -> DesiredState:
 
 def _both(data: bytes, config: Hris, snapshot: Snapshot) -> tuple[DesiredState, Plan]:
     ref = _run(data, config, snapshot, columnar=False)
-    col = _run(data, config, snapshot, columnar=True)
+    in_columns = held_snapshot(snapshot)
+    col = _run(data, config, in_columns, columnar=True)
     assert ref.error is None, f"the reference rejects this input: {ref.error!r} (use both_reject)"
     assert col.error is None, repr(col.error)
     assert ref.desired is not None and col.desired is not None
@@ -160,6 +163,8 @@ def _both(data: bytes, config: Hris, snapshot: Snapshot) -> tuple[DesiredState, 
     assert col.plan.problems == ref.plan.problems
     assert col.plan.guard == ref.plan.guard
     assert _plan_facts(col.plan) == _plan_facts(ref.plan)
+    if col.desired.settled and isinstance(in_columns.users, FrameUsers):
+        assert in_columns.held, "the columnar path made every user of the snapshot an object"
     return col.desired, col.plan
 
 
