@@ -9,10 +9,9 @@ import os
 __version__ = "0.1.0"
 
 # polars' allocator (jemalloc) keeps freed pages for 10 s by default, per thread arena: a big
-# run reads the LMS into columns and plans within that time, so the read's and the plan's
-# freed memory stayed resident (1M users: 2.0-2.1 GiB at the peak instead of 1.9). They go
-# back at once instead, for ~0.6 s more of a 1M plan (faulting fresh pages in); 100 ms,
-# 10 ms, one arena or huge pages kept the memory or the time (``benchmarks/plan.py``).
-# Read when polars loads, which the engine does lazily, after this; a value set in the
-# environment wins.
-os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
+# run reads the LMS into columns and plans within that time, so the read's freed memory
+# stayed resident at the plan's peak. 100 ms hands it back between the read and the plan,
+# while the plan still reuses its own pages (0 gave the least memory, for ~0.5 s more of a
+# 1M plan: faulting fresh pages in). Measured by ``benchmarks/plan.py``. Read when polars
+# loads, which the engine does lazily, after this; a value set in the environment wins.
+os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:100,muzzy_decay_ms:100")

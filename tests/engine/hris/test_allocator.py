@@ -19,7 +19,7 @@ def _setting(env: dict[str, str]) -> str:
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [(None, "dirty_decay_ms:0,muzzy_decay_ms:0"), ("dirty_decay_ms:5000", "dirty_decay_ms:5000")],
+    [(None, "dirty_decay_ms:100,muzzy_decay_ms:100"), ("dirty_decay_ms:5000", "dirty_decay_ms:5000")],
 )
 def test_the_engine_sets_the_allocator_unless_the_user_did(given: str | None, expected: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
