@@ -18,6 +18,7 @@ listing's order, no id twice.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from engine.hris.snapshot import ExternalId, HeldUsers, LmsUser, Snapshot
@@ -184,17 +185,13 @@ def narrowed(snapshot: Snapshot, *, settled: pl.Series, emails: pl.Series, manag
     keys = held.mail_keys()
     wanted = pl.Series([*held.shared_keys(), *emails.drop_nulls().unique()], dtype=pl.String)
     keep = keep | keys.is_in(wanted.implode())
-    bosses = frame.filter(keep)["managers"].explode().drop_nulls().unique()
+    bosses = frame["managers"].filter(keep).explode().drop_nulls().unique()
     keep = keep | frame["id"].is_in(bosses.implode())
     kept_links = links.filter(keep.gather(links["at"]))
     managed = links.filter(frame["status"].gather(links["at"]) != "deleted").height
-    return Snapshot(
+    return replace(
+        snapshot,
         users=held.made(keep),
         external_ids=tuple(map(ExternalId, kept_links["id"].to_list(), kept_links["uid"].to_list())),
-        custom_fields=snapshot.custom_fields,
-        groups=snapshot.groups,
-        learners=snapshot.learners,
-        previous_custom_fields=snapshot.previous_custom_fields,
-        previous_groups=snapshot.previous_groups,
         managed=managed,
     )
