@@ -40,7 +40,7 @@ from engine.hris import rows as rules
 from engine.hris.desired import DesiredState, Rules, build_desired, require_columns
 from engine.hris.gcpause import without_collector
 from engine.hris.groups import GroupTree
-from engine.hris.held import SPACES, frame_users, linked_count, narrowed, shared_mails
+from engine.hris.held import SPACES, FrameUsers, frame_users, linked_count, narrowed, shared_mails
 from engine.hris.reader import HrisFile, detect_delimiter, parse_header, read_rows
 from engine.hris.rows import LanguageTable
 from engine.hris.snapshot import PROFILE_ATTRIBUTES, Snapshot, definitions_by_name, fed_definition_ids
@@ -118,15 +118,13 @@ class SnapshotColumns:
     number) per learner role, groups numbered by ``group_number``.
     """
 
-    def __init__(self, snapshot: Snapshot, frame: pl.DataFrame | None = None) -> None:
-        """From the snapshot's users, or from ``frame``: those users as the target adapter
-        decoded them into columns (``connectors.lms.pages.read_users``), which is far cheaper."""
+    def __init__(self, snapshot: Snapshot) -> None:
+        """From the snapshot's users: the columns they are held in (``held.FrameUsers``, far
+        cheaper), else the objects."""
         import polars as pl  # noqa: PLC0415 - loaded only when this path runs
 
         held = frame_users(snapshot)
-        if frame is None and held is not None:
-            frame = held.frame
-        if frame is None or not self._from_frame(snapshot, frame):
+        if held is None or not self._from_frame(snapshot, held):
             self._from_users(snapshot)
         self.group_number = {group: n for n, group in enumerate(snapshot.learners)}
         # Members matched to user rows by a join: no Python object per role.
@@ -175,29 +173,17 @@ class SnapshotColumns:
         )
         del flat
 
-    def _from_frame(self, snapshot: Snapshot, frame: pl.DataFrame) -> bool:
+    def _from_frame(self, snapshot: Snapshot, held: FrameUsers) -> bool:
         """The same columns as ``_from_users``, gathered from the decoded users one column at
         a time, lists never gathered (joining the whole frame copied every string of it:
         700 MiB more at the peak at 1M users); False when an id is on two users (the
         snapshot's index keeps the last one: the objects decide then)."""
         import polars as pl  # noqa: PLC0415
 
+        frame = held.frame
         if frame["id"].is_duplicated().any():
             return False
-        held = frame_users(snapshot)
-        if held is not None and held.frame is frame:
-            keys = held.links(snapshot.external_ids)
-        else:
-            linked = snapshot.by_unique_id
-            keys = pl.DataFrame(
-                [
-                    pl.Series("uid", list(linked), dtype=pl.String),
-                    pl.Series("id", [user.id for user in linked.values()], dtype=pl.String),
-                ]
-            )
-            at = frame.select("id").with_row_index("at")
-            # Where each linked user is in the frame (each is: the snapshot's users are its rows).
-            keys = keys.join(at, on="id", how="left", maintain_order="left")
+        keys = held.links(snapshot.external_ids)  # where each linked user is in the frame
         where = keys["at"]
         series = [keys["uid"], keys["id"], frame["status"].gather(where)]
         series += [frame[name].gather(where).fill_null("") for name in PROFILE_ATTRIBUTES.values()]
@@ -251,12 +237,11 @@ class SnapshotColumns:
         return column
 
 
-def snapshot_columns(snapshot: Snapshot, frame: pl.DataFrame | None = None) -> SnapshotColumns:
-    """Built once per snapshot, like its other indexes, and kept on it (``frame``: its users
-    as the target adapter decoded them, see ``SnapshotColumns``)."""
+def snapshot_columns(snapshot: Snapshot) -> SnapshotColumns:
+    """Built once per snapshot, like its other indexes, and kept on it."""
     built = snapshot.columnar
     if not isinstance(built, SnapshotColumns):
-        built = SnapshotColumns(snapshot, frame)
+        built = SnapshotColumns(snapshot)
         object.__setattr__(snapshot, "columnar", built)
     return built
 
