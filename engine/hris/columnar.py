@@ -44,6 +44,7 @@ from engine.hris.held import SPACES, FrameUsers, frame_users, linked_count, narr
 from engine.hris.reader import HrisFile, detect_delimiter, parse_header, read_rows
 from engine.hris.rows import LanguageTable
 from engine.hris.snapshot import PROFILE_ATTRIBUTES, Snapshot, definitions_by_name, fed_definition_ids
+from engine.hris.table import RowTable
 
 if TYPE_CHECKING:
     import polars as pl
@@ -199,7 +200,7 @@ class SnapshotColumns:
         del joined
         self.users = pl.DataFrame(series).with_row_index("row")
         del series
-        row_at = pl.Series([None] * frame.height, dtype=pl.UInt32)
+        row_at = pl.repeat(None, frame.height, dtype=pl.UInt32, eager=True)
         row_at.scatter(where, self.users["row"])
         custom = pl.col("custom")
         self.custom = (
@@ -219,7 +220,7 @@ class SnapshotColumns:
         held = self.custom.filter(pl.col("field_id") == field_id)
         if held["row"].n_unique() != held.height:  # a user holds the field twice: last wins
             held = held.unique("row", keep="last", maintain_order=True)
-        column = pl.Series(field_id, [None] * self.users.height, dtype=pl.String)
+        column = pl.repeat(None, self.users.height, dtype=pl.String, eager=True).alias(field_id)
         if held.height:
             column.scatter(held["row"], held["value"])
         return column
@@ -228,7 +229,7 @@ class SnapshotColumns:
         """Per user row, whether it is learner of ``group``."""
         import polars as pl  # noqa: PLC0415
 
-        column = pl.Series([False] * self.users.height, dtype=pl.Boolean)
+        column = pl.repeat(False, self.users.height, dtype=pl.Boolean, eager=True)
         number = self.group_number.get(group)
         if number is not None:
             rows = self.roles.filter(pl.col("group") == number)["row"]
@@ -379,6 +380,36 @@ def _cut(data: bytes, file_name: str, config: Hris) -> _Cut | None:
     return _Cut(file_name, header, delimiter, cells, plain.alias("plain"), odd)
 
 
+def _all_distinct(column: pl.Series) -> bool:
+    """Whether no value of ``column`` (nulls dropped) is on two rows: hashes first (a u64
+    counts in half the time of a text); only when two hashes meet are the texts counted."""
+    values = column.drop_nulls()
+    return values.hash().n_unique() == values.len() or values.n_unique() == values.len()
+
+
+def _positions(keys: pl.Series, table: pl.Series) -> pl.Series:
+    """Per key, the position in ``table`` (its values distinct) of the value equal to it,
+    null when there is none. Joined on u64 hashes, cheaper to match than texts: when the
+    table's hashes are distinct, a key whose hash finds a different text is in no place of
+    the table (its own text would have that same, distinct hash), so checking the text
+    found is enough. Two table values of one hash: joined on the texts."""
+    import polars as pl  # noqa: PLC0415
+
+    def join(left: pl.Series, right: pl.Series) -> pl.Series:
+        at = pl.int_range(right.len(), dtype=pl.UInt32, eager=True).alias("at")
+        found = pl.DataFrame([left.alias("key")]).join(
+            pl.DataFrame([right.alias("key"), at]), on="key", how="left", maintain_order="left"
+        )
+        return found["at"]
+
+    hashes = table.hash()
+    if hashes.n_unique() != table.len():
+        return join(keys, table)
+    found = join(keys.hash(), hashes)
+    same = (table.gather(found) == keys).fill_null(False)
+    return pl.select(pl.when(same).then(found)).to_series().alias("at")
+
+
 def _language(languages: LanguageTable, cell: str) -> str | None:
     """The LMS code of a trimmed language cell ("" stays empty), None when unknown."""
     return languages.code(cell) if cell else ""
@@ -440,9 +471,18 @@ class _FileFacts:
     """
 
     def __init__(
-        self, cut: _Cut, config: Hris, rules_: Rules, frame: pl.DataFrame, combos: list[tuple[Any, ...]]
+        self,
+        cut: _Cut,
+        config: Hris,
+        rules_: Rules,
+        frame: pl.DataFrame,
+        combos: list[tuple[Any, ...]],
+        *,
+        uids_distinct: bool,
     ) -> None:
         self.cut, self.config, self.rules, self.frame, self.combos = cut, config, rules_, frame, combos
+        #: No trimmed ``uniqueId`` is on two rows (a row found by its key is the only one).
+        self.uids_distinct = uids_distinct
 
     @classmethod
     def of(cls, cut: _Cut, config: Hris) -> _FileFacts | None:
@@ -492,8 +532,9 @@ class _FileFacts:
         columns.append(combo)
         frame = cells.select(columns)
         uids = frame["uid"]
-        if uids.n_unique() == uids.len():
-            twice = pl.Series([False] * uids.len())
+        distinct = _all_distinct(uids)
+        if distinct:
+            twice = pl.repeat(False, uids.len(), dtype=pl.Boolean, eager=True)
             frame = frame.with_columns(uid_twice=twice, uid_any_twice=twice)
         else:
             frame = frame.with_columns(
@@ -515,7 +556,7 @@ class _FileFacts:
         for condition in valid:
             user = user & condition
         frame = frame.with_columns(user=user.fill_null(False))
-        return cls(cut, config, r, frame, combos)
+        return cls(cut, config, r, frame, combos, uids_distinct=distinct)
 
     def active_emails(self) -> frozenset[str]:
         """The addresses the reference hands the target: those of the Active users."""
@@ -531,22 +572,8 @@ class _FileFacts:
         if found is None:
             return None
         settled, m_row = found
-        cut, header = self.cut, self.cut.header
-        width = len(header)
-        names = [f"c{j}" for j in range(width)]
-        rows: list[list[str]] = []
-        lines: list[int] = []
-        kept = cut.cells.select(names).with_row_index("row").filter(~settled)
-        for row, *values in kept.iter_rows():
-            odd = cut.odd.get(row)
-            if odd is None:
-                rows.append(values)
-            elif odd:
-                rows.append(odd)
-            else:
-                continue  # a blank line, which csv skips
-            lines.append(row + 2)
-        hris_file = HrisFile(cut.file_name, header, rows, lines, cut.delimiter, header_line=1)
+        cut = self.cut
+        hris_file = HrisFile(cut.file_name, cut.header, *self._left(~settled), cut.delimiter, header_line=1)
         desired = build_desired(hris_file, self.config)
         done = self.frame.select("uid", "combo").with_row_index("row").filter(settled)
         without_rule = 0
@@ -583,6 +610,29 @@ class _FileFacts:
         )
         return desired, planned_against
 
+    def _left(self, left: pl.Series) -> tuple[RowTable, list[int]]:
+        """The rows ``left`` flags as csv reads them, and their lines: the table the reference
+        reader would build for them (column by column, as it does, never a list per row)."""
+        import polars as pl  # noqa: PLC0415
+
+        cut = self.cut
+        width = len(cut.header)
+        blank = [row for row, cells in cut.odd.items() if not cells]  # csv skips blank lines
+        if blank:
+            left = left.scatter(pl.Series(blank, dtype=pl.UInt32), False)
+        kept = cut.cells.with_row_index("row").filter(left)
+        rows = kept["row"].to_list()
+        columns = [kept[f"c{j}"].to_list() for j in range(width)]
+        irregular: dict[int, list[str]] = {}
+        if cut.odd:
+            for i, row in enumerate(rows):
+                cells = cut.odd.get(row)
+                if cells is not None and len(cells) != width:
+                    irregular[i] = cells
+                    for column in columns:  # as ``TableBuilder`` keeps such a row
+                        column[i] = ""
+        return RowTable(columns, irregular, len(rows)), [row + 2 for row in rows]
+
     def settled(self, snapshot: Snapshot) -> tuple[pl.Series, pl.Series] | None:
         """Per row, whether it is settled, and its linked user's row in ``SnapshotColumns``
         (null for none); None when this path cannot decide the file."""
@@ -600,13 +650,12 @@ class _FileFacts:
         frame = self.frame
         emails = frame["email"]
         once = emails.is_null() | ~emails.is_in(pl.Series(shared_mails(snapshot), dtype=pl.String).implode())
-        if emails.drop_nulls().n_unique() != emails.len() - emails.null_count():
+        if not _all_distinct(emails):
             once = once & ~emails.is_duplicated()
         # No rule can delete or skip this row's user (a manager that others keep).
         stays = frame["regular"] & (frame["uid"] != "") & ~frame["uid_any_twice"] & frame["active"] & once
-        users = lms.users.select("uid", pl.col("row").alias("m_row"))
-        # Only the key goes through the join: joining the whole frame would copy every column.
-        m_row = frame.select("uid").join(users, on="uid", how="left", maintain_order="left")["m_row"]
+        # Only the key is looked up: joining the whole frame would copy every column.
+        m_row = _positions(frame["uid"], lms.users["uid"]).alias("m_row")  # users' rows are 0..n-1
         frame = frame.with_columns(stays.alias("stays"), m_row)
 
         def lms_column(name: str) -> pl.Series:
@@ -643,8 +692,8 @@ class _FileFacts:
             .group_by("row")
             .agg(pl.len().alias("n"), pl.col("group").min().alias("first"))
         )
-        count = pl.Series([0] * lms.users.height, dtype=pl.UInt32)
-        first = pl.Series([None] * lms.users.height, dtype=pl.UInt32)
+        count = pl.repeat(0, lms.users.height, dtype=pl.UInt32, eager=True)
+        first = pl.repeat(None, lms.users.height, dtype=pl.UInt32, eager=True)
         count.scatter(held["row"], held["n"])
         first.scatter(held["row"], held["first"])
         ok = lms.holders(tree.root_id).gather(m_row) & (want == count.gather(m_row))
@@ -674,29 +723,24 @@ class _FileFacts:
         # Most managers are rows of the file: their LMS id and fate come from the row
         # (a uniqueId on two rows never stays, so the first one found is as good).
         m_row = frame["m_row"]
-        live_id = lms.users.select(pl.when(pl.col("status") != "deleted").then(pl.col("id")))
-        rows = (
-            frame.select(
-                pl.col("uid").alias("boss"),
-                live_id.to_series().gather(m_row).alias("boss_id"),
-                pl.col("stays").alias("boss_stays"),
+        live_id = lms.users.select(pl.when(pl.col("status") != "deleted").then(pl.col("id"))).to_series()
+        uids = frame["uid"]
+        if self.uids_distinct:
+            row = _positions(boss, uids)
+        else:
+            first = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("at"), "uid").filter(
+                pl.col("uid").is_first_distinct()
             )
-            .filter(pl.col("boss") != "")
-            .unique("boss", keep="first")
-        )
-        found = pl.DataFrame([boss]).join(rows, on="boss", how="left", maintain_order="left")
-        boss_id, in_file = found["boss_id"], found["boss_stays"].is_not_null()
-        safe = found["boss_stays"].fill_null(False)
+            row = first["at"].gather(_positions(boss, first["uid"]))
+        row = pl.select(pl.when(boss != "").then(row)).to_series()  # "" names no manager
+        boss_id = live_id.gather(m_row.gather(row))
+        in_file = row.is_not_null()
+        safe = frame["stays"].gather(row).fill_null(False)
         absent = ~in_file & (boss != "")
         if absent.any():
             # A manager not in the file: still linked and live in the LMS? It stays unless
             # missing users are deleted.
-            live = lms.users.filter(pl.col("status") != "deleted").select(
-                pl.col("uid").alias("boss"), pl.col("id").alias("outside_id")
-            )
-            outside = pl.DataFrame([boss]).join(live, on="boss", how="left", maintain_order="left")[
-                "outside_id"
-            ]
+            outside = live_id.gather(_positions(boss, lms.users["uid"]))
             boss_id = boss_id.zip_with(in_file, outside)
             if self.config.missing_users != "delete":
                 safe = safe | absent
@@ -744,7 +788,7 @@ def _combos(
 
     keys = sorted({*r.level_idx, *r.rule_idx, *(i for i, _ in (r.keep.tests if r.keep else ()))})
     if not keys:
-        return pl.Series("combo", [0] * cells.height, pl.UInt32), [((), (), True)]
+        return pl.repeat(0, cells.height, dtype=pl.UInt32, eager=True).alias("combo"), [((), (), True)]
     names = [f"c{i}" for i in keys]
     distinct = cells.select(names).unique(maintain_order=True)
     if distinct.height > _MAX_DISTINCT:

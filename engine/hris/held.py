@@ -178,12 +178,12 @@ def narrowed(snapshot: Snapshot, *, settled: pl.Series, emails: pl.Series, manag
         return snapshot
     frame = held.frame
     links = held.links(snapshot.external_ids)
-    keep = pl.Series("keep", [True] * frame.height, dtype=pl.Boolean)
+    keep = pl.repeat(True, frame.height, dtype=pl.Boolean, eager=True)
     keep.scatter(links["at"].gather(settled), False)
     bosses = links.filter(pl.col("uid").is_in(managers.drop_nulls().unique().implode()))["at"]
     keep.scatter(bosses, True)
     keys = held.mail_keys()
-    wanted = pl.Series([*held.shared_keys(), *emails.drop_nulls().unique()], dtype=pl.String)
+    wanted = pl.concat([pl.Series(held.shared_keys(), dtype=pl.String), emails.drop_nulls().unique()])
     keep = keep | keys.is_in(wanted.implode())
     bosses = frame["managers"].filter(keep).explode().drop_nulls().unique()
     keep = keep | frame["id"].is_in(bosses.implode())

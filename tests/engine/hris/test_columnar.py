@@ -22,6 +22,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import polars
 import pytest
 
 from engine.config.models import Hris
@@ -47,8 +48,10 @@ from engine.hris.columnar import plan_input
 from engine.hris.desired import Rules
 from engine.hris.groups import GroupTree
 from engine.hris.held import FrameUsers
+from engine.hris.reader import read_rows
 from engine.hris.rows import ProblemCode
 from engine.hris.snapshot import PROFILE_ATTRIBUTES, UserStatus, fed_definition_ids
+from engine.hris.table import RowTable
 
 from .factories import ROOT, ROOT_ID, held_snapshot, hris_config
 from .test_hris_golden import SCENARIOS
@@ -962,6 +965,36 @@ def test_rows_of_the_wrong_width(shape: Any) -> None:
     assert len(desired.problems) == 3
 
 
+def test_rows_left_are_the_table_the_reference_reader_builds() -> None:
+    """The rows not settled reach ``build_desired`` as the same ``RowTable`` (columns, rows of
+    a wrong width kept whole with blank cells, blank lines skipped) and lines as
+    ``read_rows`` gives for them."""
+    rows = _rows()
+    lines: list[Sequence[str]] = [_HEADER, *rows]
+    lines[3] = rows[2][:-2]
+    lines[6] = [*rows[5], "extra"]
+    lines[9] = []
+    lines[12] = [*rows[11][:3], _quoted("Chief, Tea"), *rows[11][4:]]  # csv alone reads it
+    data = _text(lines).encode()
+    config = _config()
+    cut = columnar._cut(data, "hris.csv", config)
+    assert cut is not None and cut.odd
+    facts = columnar._FileFacts.of(cut, config)
+    assert facts is not None
+    every = facts.frame["plain"] | True
+    table, at = facts._left(every)
+    reference = read_rows(data, file_name="hris.csv", naming=config.file)
+    assert isinstance(reference.rows, RowTable)
+    assert (table.columns, table.irregular, len(table)) == (
+        reference.rows.columns,
+        reference.rows.irregular,
+        len(reference.rows),
+    )
+    assert at == list(reference.lines)
+    assert sorted(table.irregular) == [2, 5]  # the short row and the long one
+    assert table[10][3] == "Chief, Tea" and 10 not in at  # line 10 was blank: csv skips it
+
+
 @pytest.mark.parametrize(
     "first",
     [
@@ -1157,3 +1190,35 @@ def test_golden_inputs_made_columnar_plan_alike(name: str) -> None:
     )
     desired = both(data.replace(b"Two\nlines", b"Two lines"), config, snapshot)
     assert desired.settled > 0
+
+
+# --- lookups by hash ------------------------------------------------------------------
+
+
+def _by_length(series: Any, *_: Any, **__: Any) -> Any:
+    """A hash that collides on purpose: every text of one length gets one value."""
+    return series.str.len_bytes().cast(polars.UInt64)
+
+
+@pytest.mark.parametrize("collide", [False, True], ids=["real-hash", "colliding-hash"])
+def test_positions_find_each_key_once_or_nowhere(collide: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = polars.Series(["a", "bb", "ccc", "", "dddd"])
+    keys = polars.Series(["ccc", "zz", "a", None, "", "dddd", "bb", "eeeee", "ccc"])
+    if collide:  # "zz" meets "bb"'s hash: its text is nowhere in the table
+        monkeypatch.setattr(polars.Series, "hash", _by_length)
+    assert columnar._positions(keys, table).to_list() == [2, None, 0, None, 3, 4, 1, None, 2]
+
+
+def test_positions_of_a_table_whose_hashes_meet_are_joined_on_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(polars.Series, "hash", _by_length)
+    table = polars.Series(["ab", "cd", "e"])
+    keys = polars.Series(["cd", "ef", "e", "ab"])
+    assert columnar._positions(keys, table).to_list() == [1, None, 2, 0]
+
+
+@pytest.mark.parametrize("collide", [False, True], ids=["real-hash", "colliding-hash"])
+def test_all_distinct_counts_texts_when_hashes_meet(collide: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if collide:
+        monkeypatch.setattr(polars.Series, "hash", _by_length)
+    assert columnar._all_distinct(polars.Series(["ab", "cd", None, None, "e"]))
+    assert not columnar._all_distinct(polars.Series(["ab", "cd", "ab"]))
