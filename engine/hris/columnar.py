@@ -27,6 +27,7 @@ This module must never emit an action or a problem, nor read a clock or do I/O.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -63,6 +64,8 @@ _MAX_DISTINCT = 200_000
 _BOM = b"\xef\xbb\xbf"
 #: Addresses ``rows.normalize_email`` returns unchanged (a strict subset of the valid ones).
 _PLAIN_EMAIL = r"^[a-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}@[a-z0-9.\-]{1,180}\.[a-z0-9\-]{1,8}$"
+#: Anything ``bytes.isspace`` is not: a file whose rows hold none has no row.
+_NOT_SPACE = re.compile(rb"[^ \t\n\r\x0b\x0c]")
 _SEP = "\x1f"
 #: Row numbers times this, plus a group number: one integer per (user, group) pair.
 _SHIFT = 1 << 32
@@ -290,17 +293,17 @@ def _cut(data: bytes, file_name: str, config: Hris) -> _Cut | None:
         require_columns(HrisFile(file_name, header, (), (), delimiter, header_line=1), config)
     except (UnicodeDecodeError, FileLevelError, csv.Error):
         return None
-    # From the header's line break on: polars sees an empty first line, never the data's own
-    # first bytes (it would drop a BOM there, or take them for a compressed stream's magic).
-    rows = body[end:]
-    if rows.isspace():
+    # polars reads the header line too: it never sees a data row first (it would drop a BOM
+    # opening it, take its first bytes for a compressed stream's magic, or take its width
+    # for the file's), and the bytes are handed over without a copy of the rows.
+    if _NOT_SPACE.search(body, end) is None:
         return None
-    expected = rows.count(b"\n") + (0 if rows.endswith(b"\n") else 1)
+    expected = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
     width = len(header)
     names = [f"c{j}" for j in range(width)]
     try:
         raw = pl.read_csv(
-            rows,
+            body,
             has_header=False,
             separator="\x00",
             quote_char=None,
@@ -313,19 +316,21 @@ def _cut(data: bytes, file_name: str, config: Hris) -> _Cut | None:
     longest = raw.str.len_chars().max()
     if (
         raw.len() != expected
-        or raw[0] != ""
+        or raw[0] != head
         or (isinstance(longest, int) and longest >= csv.field_size_limit())
     ):
         return None
-    raw = raw.slice(1)
     plain = (raw.str.count_matches(delimiter, literal=True) == width - 1) & (raw != "")
-    quoted = b'"' in rows
+    quoted = body.find(b'"', end) >= 0
     if quoted:
         # Lines whose every field is bare (no quote) or quoted whole (no delimiter inside,
         # quotes doubled) are read alike by any RFC 4180 reader; others go to csv alone.
         d = "".join(f"\\x{{{ord(c):x}}}" for c in delimiter)
         field = f'(?:"(?:[^"{d}\\r\\n]|"")*"|[^"{d}\\r\\n]*)'
         plain = plain & raw.str.contains(f"^{field}(?:{d}{field})*$")
+    if not plain[0]:
+        return None  # a header polars might read otherwise: the rows go to csv
+    raw, plain = raw.slice(1), plain.slice(1)
     odd: dict[int, list[str]] = {}
     odd_quotes = False
     for row, line in zip(plain.not_().arg_true().to_list(), raw.filter(~plain).to_list(), strict=True):
@@ -342,7 +347,7 @@ def _cut(data: bytes, file_name: str, config: Hris) -> _Cut | None:
         # Every line is a whole record now: polars' quoting reads plain lines as csv does
         # (with a quote on an odd line, quotes are left to csv: the split cannot be fooled).
         cells = pl.read_csv(
-            rows,
+            body,
             has_header=False,
             separator=delimiter,
             quote_char='"' if quoted and not odd_quotes else None,

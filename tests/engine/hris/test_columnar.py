@@ -1037,6 +1037,21 @@ def test_a_bom_opening_the_first_row_is_kept(data: bytes) -> None:
     both(data, hris_config(), snapshot)
 
 
+@pytest.mark.parametrize(
+    "name",
+    [_quoted("Chief, Tea"), 'Chief "Tea"', _quoted('Chief "Tea"')],
+    ids=["delimiter", "quote", "doubled"],
+)
+def test_a_header_with_quotes_plans_alike(name: str) -> None:
+    """polars reads the header line too (never a data row first): a header whose fields it
+    might cut otherwise than csv (a quoted delimiter) sends the rows to csv; quotes it reads
+    alike do not."""
+    rows = _rows()
+    data = _text([[*_HEADER, name], *([*row, ""] for row in rows)]).encode()
+    desired = both(data, _config(), _lms_of(rows))
+    assert desired.settled == (0 if "," in name else _ROWS)
+
+
 @pytest.mark.parametrize("opening", ["x^", "x\x01", "\x1f", "PK\x03\x04", "BZh"])
 def test_a_first_row_opening_like_compressed_data(opening: str) -> None:
     """polars takes some first bytes for a compressed stream's magic (zlib "x^" crashed it
