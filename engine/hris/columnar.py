@@ -420,11 +420,17 @@ def _language(languages: LanguageTable, cell: str) -> str | None:
     return languages.code(cell) if cell else ""
 
 
-def _trimmed(column: pl.Series) -> pl.Series:
-    """``str.strip`` of each cell; the column itself when no cell needs it (no copy)."""
-    if column.str.contains(_EDGE_SPACE).any():
-        return column.str.strip_chars(_SPACES)
-    return column
+def _trimmed(cells: pl.DataFrame, indexes: Collection[int]) -> dict[int, pl.Series]:
+    """``str.strip`` of each cell of the columns ``c{index}``; a column no cell of which
+    needs it is itself (no copy). The columns are looked at in one pass, in parallel."""
+    import polars as pl  # noqa: PLC0415
+
+    names = [f"c{index}" for index in sorted(set(indexes))]
+    edged = cells.select(pl.col(name).str.contains(_EDGE_SPACE).any() for name in names).row(0)
+    stripped = [name for name, edge in zip(names, edged, strict=True) if edge]
+    if stripped:
+        cells = cells.with_columns(pl.col(name).str.strip_chars(_SPACES) for name in stripped)
+    return {int(name[1:]): cells[name] for name in names}
 
 
 def _per_combo(combo: ColumnT, values: Sequence[Any], dtype: Any) -> ColumnT:
@@ -472,7 +478,8 @@ class _FileFacts:
     ``frame`` holds per row: ``regular`` (header width), ``uid`` (trimmed), ``active``,
     ``email`` (normalized, null when invalid), ``user`` (the rules keep the row as an
     Active user), the profile (``p0``...) and custom (``k0``...) values as the rules make
-    them, and ``combo``: the index of its (path, rule groups) in ``combos``.
+    them, ``boss`` (the manager cell, trimmed; only when the file maps one) and ``combo``:
+    the index of its (path, rule groups) in ``combos``.
     """
 
     def __init__(
@@ -503,16 +510,19 @@ class _FileFacts:
         email = _emails(cells[f"c{r.email_i}"])
         if active is None or email is None:
             return None
+        manager = [] if r.manager_i is None else [r.manager_i]
+        trim = _trimmed(cells, [r.uid_i, *r.profile_idx, *r.custom_idx, *manager])
         columns: list[pl.Series | pl.Expr] = [
             cut.plain,
             regular.alias("regular"),
-            _trimmed(cells[f"c{r.uid_i}"]).alias("uid"),
+            trim[r.uid_i].alias("uid"),
             active.alias("active"),
             email.alias("email"),
+            *(trim[index].alias("boss") for index in manager),
         ]
         valid: list[pl.Expr] = []
         for pos, index in enumerate(r.profile_idx):
-            trimmed = _trimmed(cells[f"c{index}"])
+            trimmed = trim[index]
             if pos == r.lang_pos:
                 codes = _through(trimmed, partial(_language, r.languages), pl.String)
                 if codes is None:
@@ -522,7 +532,7 @@ class _FileFacts:
             columns.append(trimmed.alias(f"p{pos}"))
         dates = {pos for pos, _ in r.date_checks}
         for pos, index in enumerate(r.custom_idx):
-            trimmed = _trimmed(cells[f"c{index}"])
+            trimmed = trim[index]
             columns.append(trimmed.alias(f"k{pos}"))
             if pos in dates:
                 day = _through(trimmed, lambda value: not value or r.valid_date(value), pl.Boolean)
@@ -599,12 +609,13 @@ class _FileFacts:
             return lookup.get(unique_id)
 
         left = ~settled
-        bosses = None if self.rules.manager_i is None else _trimmed(cut.cells[f"c{self.rules.manager_i}"])
         planned_against = narrowed(
             snapshot,
             settled=m_row.filter(settled),
             emails=self.frame["email"].filter(left),
-            managers=pl.Series([], dtype=pl.String) if bosses is None else bosses.filter(left),
+            managers=self.frame["boss"].filter(left)
+            if "boss" in self.frame
+            else pl.Series([], dtype=pl.String),
         )
         desired = replace(
             desired,
@@ -723,8 +734,7 @@ class _FileFacts:
         skips)."""
         import polars as pl  # noqa: PLC0415
 
-        assert self.rules.manager_i is not None
-        boss = _trimmed(self.cut.cells[f"c{self.rules.manager_i}"]).alias("boss")
+        boss = frame["boss"]
         # Most managers are rows of the file: their LMS id and fate come from the row
         # (a uniqueId on two rows never stays, so the first one found is as good).
         m_row = frame["m_row"]
