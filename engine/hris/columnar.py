@@ -30,9 +30,9 @@ import csv
 import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import partial, reduce
 from itertools import chain
-from operator import attrgetter
+from operator import and_, attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.config.models import Hris
@@ -302,32 +302,38 @@ def _cut(data: bytes, file_name: str, config: Hris) -> _Cut | None:
     width = len(header)
     names = [f"c{j}" for j in range(width)]
     try:
-        raw = pl.read_csv(
+        lines = pl.read_csv(
             body,
             has_header=False,
             separator="\x00",
             quote_char=None,
             schema={"line": pl.String},
             empty_string_is_null=False,
-        )["line"]
+        )
     except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError):
         # Undecodable bytes among others (or a reader panic): the reference reader says where.
         return None
-    longest = raw.str.len_chars().max()
+    # Through the frame, not the series: polars runs a frame's expressions on every core
+    # (the read leaves the lines in chunks), a series' methods on one.
+    line = pl.col("line")
+    raw = lines["line"]
+    longest = lines.select(line.str.len_chars().max()).item()
     if (
         raw.len() != expected
         or raw[0] != head
         or (isinstance(longest, int) and longest >= csv.field_size_limit())
     ):
         return None
-    plain = (raw.str.count_matches(delimiter, literal=True) == width - 1) & (raw != "")
+    is_plain = (line.str.count_matches(delimiter, literal=True) == width - 1) & (line != "")
     quoted = body.find(b'"', end) >= 0
     if quoted:
         # Lines whose every field is bare (no quote) or quoted whole (no delimiter inside,
         # quotes doubled) are read alike by any RFC 4180 reader; others go to csv alone.
         d = "".join(f"\\x{{{ord(c):x}}}" for c in delimiter)
         field = f'(?:"(?:[^"{d}\\r\\n]|"")*"|[^"{d}\\r\\n]*)'
-        plain = plain & raw.str.contains(f"^{field}(?:{d}{field})*$")
+        is_plain = is_plain & line.str.contains(f"^{field}(?:{d}{field})*$")
+    plain = lines.select(is_plain).to_series()
+    del lines
     if not plain[0]:
         return None  # a header polars might read otherwise: the rows go to csv
     raw, plain = raw.slice(1), plain.slice(1)
@@ -435,7 +441,12 @@ def _trimmed(cells: pl.DataFrame, indexes: Collection[int]) -> dict[int, pl.Seri
 
 def _per_combo(combo: ColumnT, values: Sequence[Any], dtype: Any) -> ColumnT:
     """Each row's value for its combination number (``_combos``): ``values[combo]``."""
-    return combo.replace_strict(list(range(len(values))), list(values), return_dtype=dtype)
+    import polars as pl  # noqa: PLC0415
+
+    table = pl.Series(list(values), dtype=dtype)
+    if isinstance(combo, pl.Series):
+        return table.gather(combo).alias(combo.name)
+    return pl.lit(table).gather(combo)
 
 
 def _through(column: pl.Series, decide: Callable[[str], Any], dtype: Any) -> pl.Series | None:
@@ -674,15 +685,20 @@ class _FileFacts:
         m_row = _positions(frame["uid"], lms.users["uid"]).alias("m_row")  # users' rows are 0..n-1
         frame = frame.with_columns(stays.alias("stays"), m_row)
 
-        def lms_column(name: str) -> pl.Series:
-            return lms.users[name].gather(m_row)
+        def lms_column(column: pl.Series) -> pl.Expr:
+            return pl.lit(column).gather(pl.col("m_row"))
 
-        ok = frame["plain"] & frame["user"] & frame["stays"] & (lms_column("status") == "active")
-        ok = ok & (frame["email"] == lms_column("mail"))
+        # One frame select: polars compares the columns on every core at once.
+        same = [
+            pl.col("plain") & pl.col("user") & pl.col("stays"),
+            lms_column(lms.users["status"]) == "active",
+            pl.col("email") == lms_column(lms.users["mail"]),
+        ]
         for pos, name in enumerate(r.profile_fields):
-            ok = ok & (frame[f"p{pos}"] == lms_column(PROFILE_ATTRIBUTES[name]))
+            same.append(pl.col(f"p{pos}") == lms_column(lms.users[PROFILE_ATTRIBUTES[name]]))
         for pos, fid in enumerate(fids):
-            ok = ok & (frame[f"k{pos}"] == lms.value(fid).gather(m_row).fill_null(""))
+            same.append(pl.col(f"k{pos}") == lms_column(lms.value(fid)).fill_null(""))
+        ok = frame.select(reduce(and_, same)).to_series()
         ok = ok & self._groups(frame, lms, tree)
         if r.manager_i is not None:
             ok = ok & self._managers(frame, lms)
@@ -805,17 +821,22 @@ def _combos(
     if not keys:
         return pl.repeat(0, cells.height, dtype=pl.UInt32, eager=True).alias("combo"), [((), (), True)]
     names = [f"c{i}" for i in keys]
-    distinct = cells.select(names).unique(maintain_order=True)
-    if distinct.height > _MAX_DISTINCT:
+    # Each distinct combination with the rows holding it, in order of first appearance.
+    groups = cells.select(names).with_row_index("at").group_by(names, maintain_order=True).agg("at")
+    if groups.height > _MAX_DISTINCT:
         return None
     combos: list[tuple[Any, ...]] = []
-    for values in distinct.iter_rows():
+    for values in groups.select(names).iter_rows():
         row = [""] * len(header)
         for i, value in zip(keys, values, strict=True):
             row[i] = value
         keep = r.keep is None or r.keep.matches(row)
         path, bad = r.path(row) if r.level_idx else ((), None)
         combos.append((None if bad is not None else path, r.rule_groups(row), keep and bad is None))
-    table = distinct.with_columns(pl.Series("combo", range(len(combos)), pl.UInt32))
-    combo = cells.select(names).join(table, on=names, how="left", maintain_order="left")["combo"]
+    number = pl.int_range(pl.len(), dtype=pl.UInt32)
+    pairs = groups.select(
+        pl.col("at").explode(), number.repeat_by(pl.col("at").list.len()).explode().alias("combo")
+    )
+    combo = pl.repeat(0, cells.height, dtype=pl.UInt32, eager=True).alias("combo")
+    combo.scatter(pairs["at"], pairs["combo"])
     return combo, combos

@@ -1222,6 +1222,8 @@ def test_positions_find_each_key_once_or_nowhere(collide: bool, monkeypatch: pyt
     if collide:  # "zz" meets "bb"'s hash: its text is nowhere in the table
         monkeypatch.setattr(polars.Series, "hash", _by_length)
     assert columnar._positions(keys, table).to_list() == [2, None, 0, None, 3, 4, 1, None, 2]
+    assert columnar._positions(keys, table.clear()).to_list() == [None] * keys.len()
+    assert columnar._positions(keys.clear(), table).to_list() == []
 
 
 def test_positions_of_a_table_whose_hashes_meet_are_joined_on_texts(monkeypatch: pytest.MonkeyPatch) -> None:
