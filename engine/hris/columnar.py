@@ -279,8 +279,9 @@ def _cut(data: bytes, file_name: str, config: Hris) -> _Cut | None:
         return None
     body = data[len(_BOM) :] if data.startswith(_BOM) else data
     end = body.find(b"\n")
-    carriage = body.count(b"\r")
-    if end <= 0 or b"\x00" in body or (carriage and carriage != body.count(b"\r\n")):
+    # A CR only ends a line before LF (the scan for one is cheap; counting is done only then).
+    lone_cr = b"\r" in body and body.count(b"\r") != body.count(b"\r\n")
+    if end <= 0 or b"\x00" in body or lone_cr:
         return None
     try:
         head = body[:end].removesuffix(b"\r").decode("utf-8")
