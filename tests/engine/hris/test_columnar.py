@@ -1239,3 +1239,34 @@ def test_all_distinct_counts_texts_when_hashes_meet(collide: bool, monkeypatch: 
         monkeypatch.setattr(polars.Series, "hash", _by_length)
     assert columnar._all_distinct(polars.Series(["ab", "cd", None, None, "e"]))
     assert not columnar._all_distinct(polars.Series(["ab", "cd", "ab"]))
+
+
+@pytest.mark.parametrize("missing_users", ["keep", "delete"])
+@pytest.mark.parametrize("twice", [False, True], ids=["uids-distinct", "a-uid-twice"])
+@pytest.mark.parametrize("collide", [False, True], ids=["real-hash", "colliding-hash"])
+def test_a_leaving_managers_team_is_planned(
+    missing_users: str, twice: bool, collide: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A manager found in the file must be found, whatever the lookup's path: a miss would
+    take it for a user outside the file, which stays (``missing_users: keep``), and settle
+    its team while its row leaves."""
+    if collide:
+        monkeypatch.setattr(polars.Series, "hash", _by_length)
+    rows = _rows()
+    lines = [list(row) for row in rows]
+    lines[10][1] = "Inactive"  # E010 leaves; E011 names it as manager
+    if twice:
+        lines.append(list(rows[30]))  # E030 on two rows: the manager lookup keeps first rows
+    desired = both(_text([_HEADER, *lines]).encode(), _config(missing_users=missing_users), _lms_of(rows))
+    assert "E011" in desired.users and "E012" not in desired.users
+    assert desired.settled == _ROWS - (4 if twice else 2)
+
+
+def test_a_header_polars_may_take_for_compressed_data_plans_alike() -> None:
+    """polars reads the header line first: one opening like zlib data ("x^") makes it
+    raise, and the file goes to the reference reader whole."""
+    rows = _rows()
+    header = ["x^note", *_HEADER]
+    data = _text([header, *(["", *row] for row in rows)]).encode()
+    assert columnar._cut(data, "hris.csv", _config()) is None
+    assert both(data, _config(), _lms_of(rows)).settled == 0
