@@ -27,6 +27,7 @@ This module must never emit an action or a problem, nor read a clock or do I/O.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -338,18 +339,35 @@ def _cut(data: bytes, file_name: str, config: Hris) -> _Cut | None:
     if not plain[0]:
         return None  # a header polars might read otherwise: the rows go to csv
     raw, plain = raw.slice(1), plain.slice(1)
+    if plain.len() and (plain.len() - plain.sum()) * 2 > plain.len():
+        return None  # most lines need csv one by one (none of them settles): csv reads it all
     odd: dict[int, list[str]] = {}
     odd_quotes = False
+    spans: _Spans | None = None
+    after = 0  # rows before this one belong to a record read already
     for row, line in zip(plain.not_().arg_true().to_list(), raw.filter(~plain).to_list(), strict=True):
+        if row < after:
+            continue
         try:
             parsed = list(csv.reader([line], delimiter=delimiter, strict=True))
         except csv.Error:
-            return None  # a stray quote, or a quoted field over several lines: csv decides
+            # A quoted field over several lines (else csv refuses the file, and says why).
+            spans = spans or _Spans(body)
+            record = spans.record(row + 1, delimiter)
+            if record is None:
+                return None
+            parsed, count = [record[0]], record[1]
+            odd.update({later: [] for later in range(row + 1, row + count)})  # read as blank lines
+            after = row + count
         if len(parsed) != 1:  # pragma: no cover - one line without a break is one record
             return None
         odd[row] = parsed[0]
         odd_quotes = odd_quotes or '"' in line
     del raw
+    if after:
+        # A record's later lines are none of the file's rows, even one that looks plain.
+        spread = [row for row, cells in odd.items() if not cells]
+        plain = plain.scatter(pl.Series(spread, dtype=pl.UInt32), False)
     try:
         # Every line is a whole record now: polars' quoting reads plain lines as csv does
         # (with a quote on an odd line, quotes are left to csv: the split cannot be fooled).
@@ -390,6 +408,44 @@ def _cut(data: bytes, file_name: str, config: Hris) -> _Cut | None:
             patched.append(column)
         cells = cells.with_columns(patched)
     return _Cut(file_name, header, delimiter, cells, plain.alias("plain"), odd)
+
+
+class _Spans:
+    """The csv records that span several lines of ``body``, read by csv itself from their
+    bytes (a line's own break, LF or CRLF, stays in the field as csv keeps it). Lines are
+    found by walking the breaks once, forward: only files with such a record pay it."""
+
+    #: A record over more lines than this is left to the reference reader (the whole file).
+    MAX_LINES = 1_000
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self._line = 0  # the line (0: the header's) that ``_at`` is the first byte of
+        self._at = 0
+
+    def offset(self, line: int) -> int:
+        """Where ``line`` starts (the end of the body past its last line)."""
+        while self._line < line:
+            found = self.body.find(b"\n", self._at)
+            self._at = len(self.body) if found < 0 else found + 1
+            self._line += 1
+        return self._at
+
+    def record(self, line: int, delimiter: str) -> tuple[list[str], int] | None:
+        """The record opening ``line`` and the number of lines it spans, as csv reads it
+        there; None when csv reads no single record ending within ``MAX_LINES`` lines."""
+        start = self.offset(line)
+        for count in range(2, self.MAX_LINES + 1):
+            end = self.offset(line + count)
+            text = self.body[start:end].decode("utf-8")
+            try:
+                records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+            except csv.Error:
+                if end < len(self.body):
+                    continue  # the field goes on over the next line
+                return None
+            return (records[0], count) if len(records) == 1 else None
+        return None
 
 
 def _all_distinct(column: pl.Series) -> bool:
