@@ -18,7 +18,8 @@ without tracemalloc, and the bare pass is timed before and after the cores (best
 heap is collected once after building the snapshot, so no phase pays the garbage
 collector's debt for the snapshot's millions of objects. Two files are planned: the
 export as most HRIS write it (no quotes), and the same rows with every field quoted
-(``--quoting all``).
+(``--quoting all``). ``--multiline`` puts one quoted field over two lines in each (a
+note or an address with a break: csv reads that record, the columnar path the rest).
 Goal (issue 4): plan <= 3x the bare pass, and <= 2 GiB peak at 1M users.
 ``--profile`` adds a cProfile of one columnar run (in its own process, after the measurements).
 
@@ -79,8 +80,9 @@ def _row(i: int) -> list[str]:
     ]  # fmt: skip
 
 
-def write_file(path: Path, users: int, *, quote_all: bool) -> None:
-    """The HRIS file: 1% of rows are Inactive, 1% are new users (absent from the snapshot)."""
+def write_file(path: Path, users: int, *, quote_all: bool, multiline: bool = False) -> None:
+    """The HRIS file: 1% of rows are Inactive, 1% are new users (absent from the snapshot);
+    ``multiline``: the middle row's title goes on over a second line (a quoted field)."""
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(
             out, lineterminator="\n", quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL
@@ -90,6 +92,8 @@ def write_file(path: Path, users: int, *, quote_all: bool) -> None:
             row = _row(i)
             if i % 100 == 1:
                 row[1] = "Inactive"
+            if multiline and i == users // 2:
+                row[5] += "\nsecond line"
             writer.writerow(row)
 
 
@@ -314,6 +318,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per measurement (best kept)")
     parser.add_argument("--quoting", choices=["minimal", "all", "both"], default="both")
+    parser.add_argument(
+        "--multiline", action="store_true", help="one field of the middle row over two lines, in each file"
+    )
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of one run")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     parser.add_argument("--pages", help=argparse.SUPPRESS)
@@ -332,6 +339,7 @@ def main() -> None:
         print(json.dumps(result))
         return
     options = f"--users {args.users} --repeat {args.repeat} --quoting {args.quoting}"
+    options += " --multiline" if args.multiline else ""
     print(f"command: python benchmarks/plan.py {options}")
     chosen = ["minimal", "all"] if args.quoting == "both" else [args.quoting]
     with tempfile.TemporaryDirectory() as tmp:
@@ -339,7 +347,7 @@ def main() -> None:
         write_pages(pages_path, args.users)
         for name in chosen:
             path = Path(tmp) / f"hris-{name}.csv"
-            write_file(path, args.users, quote_all=name == "all")
+            write_file(path, args.users, quote_all=name == "all", multiline=args.multiline)
             # The bare pass is timed before and after the core (best kept): a neighbour's
             # burst during one of them must not move the ratio either way.
             bare = measure("bare", path, pages_path, args.users, args.repeat)
@@ -366,6 +374,7 @@ def main() -> None:
                     f"{by_json['snapshot_bytes'] / MIB:.0f} MiB as objects, read the json way"
                 )
             quoted = "no quotes" if name == "minimal" else "every field quoted"
+            quoted += ", one field over two lines" if args.multiline else ""
             report(f"{args.users} users, {quoted}", path.stat().st_size, bare, cores)
             if args.profile:
                 command = [
