@@ -424,7 +424,9 @@ class _Spans:
         self._at = 0
 
     def offset(self, line: int) -> int:
-        """Where ``line`` starts (the end of the body past its last line)."""
+        """Where ``line`` starts (the end of the body past its last line); lines are asked
+        for in order, as the rows are read."""
+        assert line >= self._line, "lines are walked forward only"
         while self._line < line:
             found = self.body.find(b"\n", self._at)
             self._at = len(self.body) if found < 0 else found + 1
