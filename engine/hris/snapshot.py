@@ -207,6 +207,10 @@ class Snapshot:
     def __getattr__(self, name: str) -> Any:
         # Only for attributes not set: the indexes of held users, built on first use.
         if name in _INDEXES and isinstance(self.__dict__.get("users"), HeldUsers):
+            # A reader of objects: the columns compared on the columnar path go first (a
+            # columnar pass would build them again, from the objects), so that they never
+            # stand beside a million objects being made.
+            object.__setattr__(self, "columnar", None)
             self._index(self.users)
             return self.__dict__[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from engine.hris.columnar import snapshot_columns
 from engine.hris.held import FrameUsers, frame_users, linked_count, narrowed, shared_mails
 from engine.hris.snapshot import CustomValue, ExternalId, LmsUser, Snapshot
 
@@ -150,3 +151,19 @@ def test_users_made_objects_let_their_columns_go() -> None:
     assert held.user_with_id("u7") == objects.by_id["u7"]
     empty = pl.Series([], dtype=pl.String)
     assert narrowed(held, settled=pl.Series([0], dtype=pl.UInt32), emails=empty, managers=empty) is held
+
+
+def test_the_compared_columns_go_before_the_users_are_made_and_come_back_from_them() -> None:
+    """A reader of objects drops the columns the columnar path compares before a million
+    objects are made beside them; a columnar pass afterwards builds them from the objects."""
+    objects = _objects()
+    held = held_snapshot(objects)
+    built = snapshot_columns(held)
+    assert held.columnar is built
+
+    assert held.by_unique_id == objects.by_unique_id
+
+    assert held.columnar is None
+    again = snapshot_columns(held)
+    assert again.users.equals(snapshot_columns(objects).users)
+    assert again.custom.equals(snapshot_columns(objects).custom)
