@@ -42,7 +42,15 @@ from engine.hris import rows as rules
 from engine.hris.desired import DesiredState, Rules, build_desired, require_columns
 from engine.hris.gcpause import without_collector
 from engine.hris.groups import GroupTree
-from engine.hris.held import SPACES, FrameUsers, frame_users, linked_count, narrowed, shared_mails
+from engine.hris.held import (
+    SPACES,
+    FrameUsers,
+    all_distinct,
+    frame_users,
+    linked_count,
+    narrowed,
+    shared_mails,
+)
 from engine.hris.reader import HrisFile, detect_delimiter, parse_header, read_rows
 from engine.hris.rows import LanguageTable
 from engine.hris.snapshot import PROFILE_ATTRIBUTES, Snapshot, definitions_by_name, fed_definition_ids
@@ -450,13 +458,6 @@ class _Spans:
         return None
 
 
-def _all_distinct(column: pl.Series) -> bool:
-    """Whether no value of ``column`` (nulls dropped) is on two rows: hashes first (a u64
-    counts in half the time of a text); only when two hashes meet are the texts counted."""
-    values = column.drop_nulls()
-    return values.hash().n_unique() == values.len() or values.n_unique() == values.len()
-
-
 def _positions(keys: pl.Series, table: pl.Series) -> pl.Series:
     """Per key, the position in ``table`` (its values distinct) of the value equal to it,
     null when there is none. Joined on u64 hashes, cheaper to match than texts: when the
@@ -617,7 +618,7 @@ class _FileFacts:
         columns.append(combo)
         frame = cells.select(columns)
         uids = frame["uid"]
-        distinct = _all_distinct(uids)
+        distinct = all_distinct(uids)
         if distinct:
             twice = pl.repeat(False, uids.len(), dtype=pl.Boolean, eager=True)
             frame = frame.with_columns(uid_twice=twice, uid_any_twice=twice)
@@ -736,7 +737,7 @@ class _FileFacts:
         frame = self.frame
         emails = frame["email"]
         once = emails.is_null() | ~emails.is_in(pl.Series(shared_mails(snapshot), dtype=pl.String).implode())
-        if not _all_distinct(emails):
+        if not all_distinct(emails):
             once = once & ~emails.is_duplicated()
         # No rule can delete or skip this row's user (a manager that others keep).
         stays = frame["regular"] & (frame["uid"] != "") & ~frame["uid_any_twice"] & frame["active"] & once

@@ -47,7 +47,7 @@ from engine.hris.actions import ACTION_ORDER
 from engine.hris.columnar import plan_input
 from engine.hris.desired import Rules
 from engine.hris.groups import GroupTree
-from engine.hris.held import FrameUsers
+from engine.hris.held import FrameUsers, all_distinct
 from engine.hris.reader import read_rows
 from engine.hris.rows import ProblemCode
 from engine.hris.snapshot import PROFILE_ATTRIBUTES, UserStatus, fed_definition_ids
@@ -1285,8 +1285,8 @@ def test_positions_of_a_table_whose_hashes_meet_are_joined_on_texts(monkeypatch:
 def test_all_distinct_counts_texts_when_hashes_meet(collide: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     if collide:
         monkeypatch.setattr(polars.Series, "hash", _by_length)
-    assert columnar._all_distinct(polars.Series(["ab", "cd", None, None, "e"]))
-    assert not columnar._all_distinct(polars.Series(["ab", "cd", "ab"]))
+    assert all_distinct(polars.Series(["ab", "cd", None, None, "e"]))
+    assert not all_distinct(polars.Series(["ab", "cd", "ab"]))
 
 
 @pytest.mark.parametrize("missing_users", ["keep", "delete"])
