@@ -105,10 +105,10 @@ PROFILE_ATTRIBUTES: Mapping[str, str] = {
 
 class HeldUsers(ABC, Sequence[LmsUser]):
     """A snapshot's users held in another form than objects (the columns a target adapter
-    decoded a big listing into, ``engine.hris.columnar.FrameUsers``), each made an
+    decoded a big listing into, ``engine.hris.held.FrameUsers``), each made an
     ``LmsUser`` only when asked for: a million objects and their indexes cost ~700 MiB, and
     the columnar planning path needs the few thousand its plan is about
-    (``columnar.narrowed``). Used as a sequence, all of them are made, once."""
+    (``held.narrowed``). Used as a sequence, all of them are made, once."""
 
     @abstractmethod
     def make_all(self) -> tuple[LmsUser, ...]:
@@ -172,7 +172,7 @@ class Snapshot:
     the adapter also reads, so roles of a rule or level since removed can be taken back.
 
     ``users`` may be ``HeldUsers``: the indexes are then built on first use, and the columnar
-    path plans against ``columnar.narrowed`` of the snapshot, which never builds them.
+    path plans against ``held.narrowed`` of the snapshot, which never builds them.
     ``managed``: the count of managed users when ``users`` holds only some of them (a
     narrowed snapshot); None counts them.
     """
